@@ -1,0 +1,13 @@
+"""Type stubs of the native module (Rust kernels). Arrays cross via the Arrow PyCapsule interface."""
+
+from typing import Any
+
+class NativeError(Exception): ...
+
+class ArrowExport:
+    """An Arrow array exported by a kernel; import it with ``pyarrow.array(obj)``."""
+
+    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]: ...
+    def __len__(self) -> int: ...
+
+def img_meta(images: Any, *, max_bytes: int, max_pixels: int) -> ArrowExport: ...

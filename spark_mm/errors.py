@@ -1,0 +1,40 @@
+"""Every exception spark-mm raises on purpose, in one place.
+
+Per-record failures are never exceptions: they are data (an ``errors`` entry or ``<op>_ok=False``).
+These classes are for bad configuration and broken contracts, raised early with a message that
+names the offending key and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class SparkMMError(Exception):
+    """Base class of every spark-mm error."""
+
+
+class RecipeError(SparkMMError):
+    """A recipe or ``--set`` override is invalid; the message names the key and accepted values."""
+
+
+class ConfigError(SparkMMError):
+    """Environment or runtime configuration is unusable (e.g. Java missing, bad catalog setting)."""
+
+
+class OperatorContractError(SparkMMError):
+    """An operator returned output that breaks its declared contract (rows or schema)."""
+
+
+class StageCountMismatch(SparkMMError):
+    """A stage wrote a different number of rows than it read: a record went missing or doubled."""
+
+
+class SourceError(SparkMMError):
+    """A source cannot be read at all (missing path, no files). Bad records are error rows instead."""
+
+
+class WeightsNotFound(SparkMMError):
+    """Model weights were not found where the recipe said to look."""
+
+
+class MissingDependency(SparkMMError):
+    """An optional dependency is needed for this feature; the message carries the pip command."""

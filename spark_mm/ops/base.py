@@ -1,0 +1,149 @@
+"""The operator contract.
+
+An operator declares the columns it reads, the Arrow schema it adds, its resources and a version,
+and turns a ``pyarrow.RecordBatch`` into the added columns. It never raises for one bad record: it
+returns a per-row error message instead (null where the row is fine), so rows in always equal rows
+out. Operators know nothing about Spark; the engine fuses them into ``mapInArrow`` passes.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from spark_mm.errors import OperatorContractError
+
+
+class Resource(str, enum.Enum):
+    """Where an operator runs. CPU and GPU operators never share a stage."""
+
+    CPU = "cpu"
+    GPU = "gpu"
+
+
+class OpParams(BaseModel):
+    """Base of every operator's recipe parameters: frozen, unknown keys rejected.
+
+    Subclasses narrow ``op`` to ``Literal["<name>"]``; the recipe union is discriminated on it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    op: str
+
+
+P = TypeVar("P", bound=OpParams)
+
+
+@dataclass(frozen=True)
+class OpResult:
+    """What one operator adds to a batch.
+
+    Attributes:
+        columns: the added columns, one row per input row, matching ``Operator.output_schema``.
+        errors: one string per row (null where the row is fine), or None when no row failed.
+    """
+
+    columns: pa.RecordBatch
+    errors: pa.Array | None = None
+
+
+class Operator(ABC, Generic[P]):
+    """A per-record transform over Arrow batches. Subclasses set the class attributes below."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    Params: ClassVar[type[OpParams]]
+    resource: ClassVar[Resource] = Resource.CPU
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    @property
+    @abstractmethod
+    def reads(self) -> tuple[str, ...]:
+        """Input columns this operator needs (from the samples table or earlier operators)."""
+
+    @property
+    @abstractmethod
+    def output_schema(self) -> pa.Schema:
+        """Schema of the columns this operator adds (prefixed by modality: img_, txt_, url_)."""
+
+    @abstractmethod
+    def transform(self, batch: pa.RecordBatch) -> OpResult:
+        """Compute the added columns for ``batch``; bad rows get an error, not an exception."""
+
+    @property
+    def id(self) -> str:
+        """``name@version``, recorded in lineage."""
+        return f"{self.name}@{self.version}"
+
+    def setup(self) -> None:
+        """Load anything heavy (models, lists) on the worker; called once before the first batch."""
+
+    def apply(self, batch: pa.RecordBatch) -> OpResult:
+        """Run ``transform`` and enforce the contract: same row count, declared schema."""
+        result = self.transform(batch)
+        if result.columns.num_rows != batch.num_rows:
+            raise OperatorContractError(
+                f"{self.id} returned {result.columns.num_rows} rows for {batch.num_rows} input rows"
+            )
+        if not result.columns.schema.equals(self.output_schema):
+            raise OperatorContractError(
+                f"{self.id} returned schema {result.columns.schema} but declares {self.output_schema}"
+            )
+        if result.errors is not None and len(result.errors) != batch.num_rows:
+            raise OperatorContractError(f"{self.id} returned {len(result.errors)} error slots for {batch.num_rows} rows")
+        return result
+
+
+class Filter(Operator[P]):
+    """An operator that decides keep/drop: adds ``<name>_ok`` (bool) and ``<name>_reason`` (string).
+
+    Subclasses list their reason codes in ``Reason`` (a ``str`` enum) and implement ``evaluate``;
+    the base class builds the two decision columns so every filter reports the same way. A row
+    whose inputs are unusable gets ``ok`` null, reason null, and an error message.
+    """
+
+    Reason: ClassVar[type[enum.Enum]]
+
+    @property
+    def signal_schema(self) -> pa.Schema:
+        """Extra signal columns the filter adds besides the decision (default: none)."""
+        return pa.schema([])
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        fields = list(self.signal_schema) + [
+            pa.field(f"{self.name}_ok", pa.bool_()),
+            pa.field(f"{self.name}_reason", pa.string()),
+        ]
+        return pa.schema(fields)
+
+    @abstractmethod
+    def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
+        """Decide every row of ``batch``."""
+
+    def transform(self, batch: pa.RecordBatch) -> OpResult:
+        d = self.evaluate(batch)
+        allowed = {r.value for r in self.Reason}
+        unknown = set(d.reason.drop_null().unique().to_pylist()) - allowed  # type: ignore[attr-defined]
+        if unknown:
+            raise OperatorContractError(f"{self.id} emitted reasons {sorted(unknown)} not in {sorted(allowed)}")
+        arrays = list(d.signals.columns) if d.signals is not None else []
+        arrays += [d.ok, d.reason]
+        return OpResult(pa.RecordBatch.from_arrays(arrays, schema=self.output_schema), d.errors)
+
+
+@dataclass(frozen=True)
+class FilterDecision:
+    """A filter's verdict for a batch: ``ok`` per row, the reason code when not ok."""
+
+    ok: pa.Array
+    reason: pa.Array
+    signals: pa.RecordBatch | None = None
+    errors: pa.Array | None = None

@@ -13,6 +13,11 @@ _OPS: dict[str, type[Operator]] = {}  # type: ignore[type-arg]
 # importing one never pulls heavy dependencies (models load lazily in ``Operator.setup``).
 BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.image_meta",
+    "spark_mm.ops.model_clip",
+    "spark_mm.ops.model_siglip",
+    "spark_mm.ops.model_aesthetic",
+    "spark_mm.ops.model_aigc",
+    "spark_mm.ops.model_nsfw",
 )
 
 O = TypeVar("O", bound=type[Operator])  # type: ignore[type-arg]

@@ -1,0 +1,139 @@
+"""Recipe stages → the function each ``mapInArrow`` pass runs.
+
+Consecutive operators of a stage are fused into one pass: a batch is decoded from Arrow once, each
+operator appends its columns to the working batch (later operators can read them), per-row errors
+are gathered into one ``errors`` map (operator → message), and the pass checks rows in = rows out
+for every batch. Operators are built on the worker from their params, never pickled with state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from spark_mm.engine.arrow_types import storable_schema, to_storable
+from spark_mm.errors import OperatorContractError
+from spark_mm.lake.schema import ERRORS_FIELD, RUN_ID_FIELD, SAMPLES_COLUMNS
+from spark_mm.ops import registry
+from spark_mm.ops.base import Operator, OpParams, Resource
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage: its name, operator params in order, and where it runs."""
+
+    name: str
+    ops: tuple[OpParams, ...]
+    resource: Resource
+    profile_resources: object | None = field(default=None, compare=False)
+
+    def operators(self) -> list[Operator]:  # type: ignore[type-arg]
+        return [registry.build(p) for p in self.ops]
+
+    @property
+    def op_ids(self) -> tuple[str, ...]:
+        return tuple(op.id for op in self.operators())
+
+    def external_inputs(self) -> list[str]:
+        """Columns the stage reads that no operator of the stage produces, in first-use order."""
+        produced: set[str] = set()
+        needed: list[str] = []
+        for op in self.operators():
+            for col in op.reads:
+                if col not in produced and col not in needed:
+                    needed.append(col)
+            produced |= set(op.output_schema.names)
+        return needed
+
+    def output_schema(self) -> pa.Schema:
+        """sample_id, every operator's columns (storable types), errors, run_id."""
+        fields = [pa.field("sample_id", pa.string(), nullable=False)]
+        for op in self.operators():
+            fields.extend(storable_schema(op.output_schema))
+        names = [f.name for f in fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise OperatorContractError(f"stage {self.name!r}: operators write the same columns {dupes}")
+        return pa.schema(fields + [ERRORS_FIELD, RUN_ID_FIELD])
+
+
+def errors_map(n: int, per_op: list[tuple[str, pa.Array]]) -> pa.MapArray:
+    """Build the ``errors`` column: for each row, a map of operator name → message (empty when clean).
+
+    >>> m = errors_map(3, [("a", pa.array([None, "bad", None])), ("b", pa.array(["x", "y", None]))])
+    >>> m.to_pylist()
+    [[('b', 'x')], [('a', 'bad'), ('b', 'y')], []]
+    """
+    counts = np.zeros(n, dtype=np.int32)
+    valid: list[tuple[str, np.ndarray, list[str | None]]] = []
+    for name, arr in per_op:
+        mask = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        if mask.any():
+            counts += mask
+            valid.append((name, mask, arr.to_pylist()))
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    keys: list[str] = []
+    items: list[str | None] = []
+    if valid:
+        rows = np.flatnonzero(counts)
+        for r in rows:
+            for name, mask, values in valid:
+                if mask[r]:
+                    keys.append(name)
+                    items.append(values[r])
+    return pa.MapArray.from_arrays(pa.array(offsets), pa.array(keys, pa.string()), pa.array(items, pa.string()))
+
+
+def make_stage_fn(plan: StagePlan, run_id: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function a stage's ``mapInArrow`` runs on every partition."""
+    params = plan.ops
+    schema = plan.output_schema()
+    stage = plan.name
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        ops = [registry.build(p) for p in params]
+        for op in ops:
+            op.setup()
+        for batch in batches:
+            yield apply_ops(stage, ops, batch, schema, run_id)
+
+    return run
+
+
+def apply_ops(stage: str, ops: list[Operator], batch: pa.RecordBatch, schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> pa.RecordBatch:  # type: ignore[type-arg]
+    """Run the fused operators on one batch and assemble the stage's output batch."""
+    n = batch.num_rows
+    working = batch
+    outputs: dict[str, pa.Array] = {}
+    per_op_errors: list[tuple[str, pa.Array]] = []
+    for op in ops:
+        started = time.perf_counter()
+        result = op.apply(working)
+        if timings is not None:
+            timings[op.name] = timings.get(op.name, 0.0) + time.perf_counter() - started
+        for name, column in zip(result.columns.schema.names, result.columns.columns):
+            outputs[name] = column
+            working = working.append_column(name, column) if name not in working.schema.names else working
+        if result.errors is not None:
+            per_op_errors.append((op.name, result.errors))
+    arrays = [batch.column("sample_id")]
+    for f in schema:
+        if f.name in ("sample_id", ERRORS_FIELD.name, RUN_ID_FIELD.name):
+            continue
+        arrays.append(to_storable(outputs[f.name], f.type))
+    arrays.append(errors_map(n, per_op_errors))
+    arrays.append(pa.array([run_id] * n, pa.string()))
+    out = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    if out.num_rows != n:
+        raise OperatorContractError(f"stage {stage!r}: {out.num_rows} rows out for {n} in")
+    return out
+
+
+def samples_inputs(plan: StagePlan) -> list[str]:
+    """The stage's external inputs that the samples table provides."""
+    return [c for c in plan.external_inputs() if c in SAMPLES_COLUMNS]

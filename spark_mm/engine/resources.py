@@ -1,0 +1,30 @@
+"""Stage-level scheduling: GPU stages get a Spark ResourceProfile where the master supports one."""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def supports_stage_profiles(spark: SparkSession) -> bool:
+    """Spark refuses task resource profiles in ``local``/``local[*]``; standalone, local-cluster, YARN and K8s accept them."""
+    master = spark.sparkContext.master
+    return not (master == "local" or master.startswith("local["))
+
+
+def gpu_profile(spark: SparkSession, stage: str, gpus_per_task: float, cpus_per_task: int):  # type: ignore[no-untyped-def]
+    """A task-level profile asking for ``gpus_per_task`` GPUs, or None (logged once) when unsupported."""
+    if not supports_stage_profiles(spark):
+        master = spark.sparkContext.master
+        if master not in _warned:
+            _warned.add(master)
+            log.warning("master %s does not support stage-level scheduling: GPU stage %r runs without a resource profile", master, stage)
+        return None
+    from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
+
+    requests = TaskResourceRequests().cpus(cpus_per_task).resource("gpu", gpus_per_task)
+    return ResourceProfileBuilder().require(requests).build

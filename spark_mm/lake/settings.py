@@ -1,0 +1,109 @@
+"""Catalog and Spark settings, and the Spark conf keys they become.
+
+The embedded default is an Iceberg JDBC catalog on a SQLite file with a local warehouse, both
+under the project-local home. Every value can be overridden by the recipe, ``--set``, or
+``spark-submit --conf`` (which wins), so REST/Hive/Glue catalogs and object stores need no code.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spark_mm.paths import home
+
+
+class CatalogType(str, Enum):
+    JDBC = "jdbc"
+    REST = "rest"
+    HIVE = "hive"
+    GLUE = "glue"
+    HADOOP = "hadoop"
+
+
+_CATALOG_IMPL = {
+    CatalogType.JDBC: "org.apache.iceberg.jdbc.JdbcCatalog",
+    CatalogType.REST: "org.apache.iceberg.rest.RESTCatalog",
+    CatalogType.HIVE: "org.apache.iceberg.hive.HiveCatalog",
+    CatalogType.GLUE: "org.apache.iceberg.aws.glue.GlueCatalog",
+    CatalogType.HADOOP: "org.apache.iceberg.hadoop.HadoopCatalog",
+}
+
+
+class LakeSettings(BaseModel):
+    """Where tables live. Defaults: JDBC-on-SQLite catalog ``lake`` under the project home."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    catalog: str = Field("lake", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: CatalogType = CatalogType.JDBC
+    uri: str | None = Field(None, description="catalog URI; default jdbc:sqlite:<home>/catalog.db")
+    warehouse: str | None = Field(None, description="warehouse location; default <home>/warehouse")
+    buckets: int = Field(16, ge=1, le=65536, description="N in bucket(N, sample_id) for every table")
+    properties: dict[str, str] = Field(default_factory=dict, description="extra catalog properties")
+
+    def resolved_uri(self) -> str | None:
+        if self.uri:
+            return self.uri
+        if self.type is CatalogType.JDBC:
+            return f"jdbc:sqlite:{home() / 'catalog.db'}"
+        return None
+
+    def resolved_warehouse(self) -> str:
+        return self.warehouse or (home() / "warehouse").as_uri()
+
+    def spark_conf(self) -> dict[str, str]:
+        """Spark conf entries that define this catalog."""
+        prefix = f"spark.sql.catalog.{self.catalog}"
+        conf = {
+            prefix: "org.apache.iceberg.spark.SparkCatalog",
+            f"{prefix}.catalog-impl": _CATALOG_IMPL[self.type],
+            f"{prefix}.warehouse": self.resolved_warehouse(),
+        }
+        uri = self.resolved_uri()
+        if uri:
+            conf[f"{prefix}.uri"] = uri
+        if self.type is CatalogType.JDBC and uri and uri.startswith("jdbc:sqlite:"):
+            # SQLite has no users; the JDBC catalog still wants the keys present.
+            conf[f"{prefix}.jdbc.user"] = ""
+            conf[f"{prefix}.jdbc.password"] = ""
+        if self.type is CatalogType.JDBC:
+            # V1 adds view support (curated views) and is what pyiceberg's SqlCatalog reads too.
+            conf[f"{prefix}.jdbc.schema-version"] = "V1"
+        for key, value in self.properties.items():
+            conf[f"{prefix}.{key}"] = value
+        return conf
+
+    def prepare_local(self) -> None:
+        """Create the local directories an embedded catalog needs (no-op for remote catalogs)."""
+        uri = self.resolved_uri() or ""
+        if uri.startswith("jdbc:sqlite:"):
+            Path(uri.removeprefix("jdbc:sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+        wh = self.resolved_warehouse()
+        if wh.startswith("file:"):
+            Path(url2pathname(urlparse(wh).path)).mkdir(parents=True, exist_ok=True)
+
+    def pyiceberg_properties(self) -> dict[str, str]:
+        """Properties for ``pyiceberg.catalog.load_catalog`` that open the same catalog."""
+        uri = self.resolved_uri() or ""
+        if self.type is CatalogType.JDBC and uri.startswith("jdbc:sqlite:"):
+            return {"type": "sql", "uri": "sqlite:///" + uri.removeprefix("jdbc:sqlite:"), "warehouse": self.resolved_warehouse()}
+        if self.type is CatalogType.JDBC:
+            return {"type": "sql", "uri": uri.removeprefix("jdbc:"), "warehouse": self.resolved_warehouse()}
+        props = {"type": self.type.value, "warehouse": self.resolved_warehouse(), **self.properties}
+        if uri:
+            props["uri"] = uri
+        return props
+
+
+class SparkSettings(BaseModel):
+    """Spark master and extra conf; ``spark-submit --master/--conf`` take precedence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    master: str = "local[*]"
+    conf: dict[str, str] = Field(default_factory=dict)

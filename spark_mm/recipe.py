@@ -1,0 +1,272 @@
+"""Recipes: YAML → frozen, validated models, before Spark starts.
+
+A recipe names the source, the ordered stages of operators with their parameters, and the output
+namespace. Validation fails fast with a :class:`~spark_mm.errors.RecipeError` that names the key
+(``stages[0].ops[1].max_pixels``) and the accepted values; nothing is written on failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from spark_mm.errors import RecipeError
+from spark_mm.lake.settings import LakeSettings, SparkSettings
+from spark_mm.ops import registry
+from spark_mm.ops.base import OpParams, Resource
+from spark_mm.sources.specs import SourceSpec
+
+NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class StageResources(BaseModel):
+    """Per-task resources of a stage; GPU amounts apply only where the master supports profiles."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    cpus_per_task: int = Field(1, ge=1)
+    gpus_per_task: float = Field(1.0, gt=0, le=64)
+    executor_gpus: int = Field(1, ge=1)
+    executor_cores: int | None = Field(None, ge=1)
+
+
+class _StageBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(pattern=NAME)
+    resources: StageResources = Field(default_factory=StageResources)
+
+
+class _RecipeBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    job: str = Field(pattern=NAME)
+    namespace: str = Field(pattern=NAME)
+    description: str = ""
+    source: SourceSpec
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @model_validator(mode="after")
+    def _check_stages(self) -> "_RecipeBase":
+        stages = getattr(self, "stages", [])
+        names = [s.name for s in stages]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stage names must be unique; repeated: {dupes}")
+        for s in stages:
+            kinds = {registry.operators()[p.op].resource for p in s.ops}
+            if len(kinds) > 1:
+                raise ValueError(f"stage {s.name!r} mixes CPU and GPU operators; put GPU operators in their own stage")
+        return self
+
+
+@functools.cache
+def recipe_model() -> type[_RecipeBase]:
+    """The Recipe model, with ``op`` discriminated over every registered operator's params."""
+    params = tuple(cls.Params for cls in registry.operators().values())
+    op_union = Annotated[Union[params], Field(discriminator="op")]  # type: ignore[valid-type]
+    stage = create_model("Stage", __base__=_StageBase, ops=(list[op_union], Field(min_length=1)))  # type: ignore[valid-type]
+    return create_model("Recipe", __base__=_RecipeBase, stages=(list[stage], Field(default_factory=list)))  # type: ignore[valid-type]
+
+
+Recipe = _RecipeBase  # the public type; instances are of the dynamically built subclass
+
+
+def stage_resource(stage: Any) -> Resource:
+    """CPU or GPU: what every operator of a validated stage shares."""
+    return registry.operators()[stage.ops[0].op].resource
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<recipe>"
+
+
+def _model_at(loc: tuple[Any, ...], raw: Any) -> type[BaseModel] | None:
+    """The pydantic model a location (minus its last key) points into, for listing accepted keys."""
+    model: Any = recipe_model()
+    node = raw
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if model is None or not hasattr(model, "model_fields"):
+            return None
+        if part in model.model_fields:
+            ann = model.model_fields[part].annotation
+            node = node.get(part) if isinstance(node, dict) else None
+            model = _unwrap(ann, node)
+        else:  # a discriminator tag pydantic inserts into the location, e.g. 'img_meta'
+            if part in registry.operators():
+                model = registry.operators()[part].Params
+    return model if hasattr(model, "model_fields") else None
+
+
+def _unwrap(ann: Any, node: Any) -> Any:
+    args = getattr(ann, "__args__", ())
+    origin = getattr(ann, "__origin__", None)
+    if origin is list and args:
+        return _unwrap(args[0], node[0] if isinstance(node, list) and node else None)
+    if hasattr(ann, "__metadata__"):
+        return _unwrap(args[0], node)
+    if args:
+        if isinstance(node, dict):
+            for a in args:
+                fields = getattr(a, "model_fields", {})
+                for tag in ("op", "type"):
+                    if tag in fields and node.get(tag) == getattr(fields[tag], "default", None):
+                        return a
+        for a in args:
+            if hasattr(a, "model_fields"):
+                return a
+    return ann
+
+
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the discriminator tags pydantic inserts (``source.parquet.path``, ``ops[0].img_meta.x``)."""
+    out = []
+    for i, part in enumerate(loc):
+        prev = loc[i - 1] if i else None
+        is_tag = isinstance(part, str) and (
+            prev == "source" or (isinstance(prev, int) and i >= 2 and loc[i - 2] == "ops")
+        )
+        if not is_tag:
+            out.append(part)
+    return tuple(out)
+
+
+def _explain(err: ValidationError, raw: Any) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        key = _format_loc(_strip_tags(loc))
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(loc, raw)
+            accepted = ", ".join(sorted(model.model_fields)) if model else "?"
+            lines.append(f"{key}: unknown key; accepted keys here: {accepted}")
+        elif kind == "missing":
+            lines.append(f"{key}: required key is missing")
+        elif kind == "union_tag_invalid":
+            ctx = e.get("ctx", {})
+            lines.append(f"{key}: unknown {ctx.get('discriminator', 'tag').strip(chr(39))} {ctx.get('tag')!r}; accepted: {ctx.get('expected_tags')}")
+        elif kind == "union_tag_not_found":
+            lines.append(f"{key}: missing {e.get('ctx', {}).get('discriminator', 'tag')}; accepted: " + _accepted_tags(loc))
+        else:
+            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+    return "invalid recipe:\n  " + "\n  ".join(lines)
+
+
+def _accepted_tags(loc: tuple[Any, ...]) -> str:
+    if "ops" in loc:
+        return ", ".join(repr(n) for n in registry.operators())
+    return "'parquet', 'hf', 'warc', 'jsonl', 'sample_images'"
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """Split ``a.b.0.c=value`` into a key path and a YAML-typed value.
+
+    >>> parse_override("stages.0.ops.0.max_pixels=1000")
+    (['stages', 0, 'ops', 0, 'max_pixels'], 1000)
+    """
+    if "=" not in text:
+        raise RecipeError(f"--set {text!r}: expected key=value, e.g. --set namespace=test")
+    key, _, value = text.partition("=")
+    if not key:
+        raise RecipeError(f"--set {text!r}: empty key")
+    path: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
+    return path, yaml.safe_load(value) if value != "" else ""
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with every ``key=value`` override applied."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = out
+        for i, part in enumerate(path[:-1]):
+            nxt = path[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    raise RecipeError(f"--set {text!r}: index {part} out of range at {_format_loc(tuple(path[:i]))}")
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise RecipeError(f"--set {text!r}: {_format_loc(tuple(path[:i]))} is not a mapping")
+                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        last = path[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise RecipeError(f"--set {text!r}: index {last} out of range")
+            node[last] = value
+        else:
+            if not isinstance(node, dict):
+                raise RecipeError(f"--set {text!r}: parent of {last!r} is not a mapping")
+            node[last] = value
+    return out
+
+
+class LoadedRecipe(BaseModel):
+    """A validated recipe plus the exact text it came from (its digest goes into lineage)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    recipe: Any
+    text: str
+    sha256: str
+    source_path: str | None = None
+
+
+def validate(raw: Any) -> Any:
+    """Validate a recipe mapping, raising RecipeError with key paths and accepted values."""
+    if not isinstance(raw, dict):
+        raise RecipeError(f"invalid recipe: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        recipe = recipe_model().model_validate(raw)
+    except ValidationError as err:
+        raise RecipeError(_explain(err, raw)) from None
+    _check_columns(recipe)
+    return recipe
+
+
+def _check_columns(recipe: Any) -> None:
+    """Every operator's inputs must exist in the samples table or come from an earlier operator."""
+    from spark_mm.lake.schema import SAMPLES_COLUMNS
+
+    available = set(SAMPLES_COLUMNS)
+    for si, stage in enumerate(recipe.stages):
+        for oi, params in enumerate(stage.ops):
+            op = registry.build(params)
+            missing = [c for c in op.reads if c not in available]
+            if missing:
+                raise RecipeError(
+                    f"invalid recipe:\n  stages[{si}].ops[{oi}] ({params.op}) reads {missing}, which no source column or "
+                    f"earlier operator provides; available: {sorted(available)}"
+                )
+            available |= set(op.output_schema.names)
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
+    """Read, override and validate a recipe file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RecipeError(f"recipe {path} is not valid YAML: {err}") from None
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+        text = yaml.safe_dump(raw, sort_keys=False)
+    recipe = validate(raw)
+    return LoadedRecipe(recipe=recipe, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), source_path=str(path))

@@ -1,0 +1,41 @@
+"""JSON Lines records → bronze rows. A bad line becomes an error row, never an exception."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+
+def iter_jsonl_records(path: str, *, text_column: str, id_column: str | None, url_column: str | None) -> Iterator[dict[str, Any]]:
+    """Yield one bronze row per line of a .jsonl / .jsonl.gz file (``source_offset`` = line number)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            for lineno, line in enumerate(fh):
+                if not line.strip():
+                    continue
+                yield _row(line, lineno, text_column, id_column, url_column)
+    except (OSError, EOFError) as err:  # truncated gzip, unreadable file
+        yield {"source_offset": -1, "ingest_error": f"cannot read {path}: {err}"}
+
+
+def _row(line: bytes, lineno: int, text_column: str, id_column: str | None, url_column: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return {"source_offset": lineno, "ingest_error": f"line {lineno}: invalid JSON: {err}"}
+    if not isinstance(doc, dict):
+        return {"source_offset": lineno, "ingest_error": f"line {lineno}: expected an object, got {type(doc).__name__}"}
+    text = doc.get(text_column)
+    row: dict[str, Any] = {
+        "source_offset": lineno,
+        "source_record_id": str(doc[id_column]) if id_column and doc.get(id_column) is not None else None,
+        "url": doc.get(url_column) if url_column and isinstance(doc.get(url_column), str) else None,
+        "text": text if isinstance(text, str) else None,
+        "record_meta": {k: v if isinstance(v, str) else json.dumps(v) for k, v in doc.items() if k not in (text_column, id_column, url_column)},
+    }
+    if not isinstance(text, str):
+        row["ingest_error"] = f"line {lineno}: field {text_column!r} missing or not a string"
+    return row

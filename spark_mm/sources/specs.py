@@ -1,0 +1,72 @@
+"""Source specifications as they appear under ``source:`` in a recipe (discriminated on ``type``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Source(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ParquetSource(_Source):
+    """Parquet files (a file, a directory or a glob). Hugging Face image structs are understood."""
+
+    type: Literal["parquet"]
+    path: str
+    image_column: str | None = Field(None, description="binary column or HF image struct {bytes, path}")
+    text_column: str | None = None
+    url_column: str | None = None
+    caption_column: str | None = None
+    id_column: str | None = Field(None, description="stable record key; default: file + row index")
+
+
+class HuggingFaceSource(_Source):
+    """A Hugging Face dataset: a hub id resolved through the local HF cache (or the hub when online), or a local folder."""
+
+    type: Literal["hf"]
+    dataset: str = Field(description="hub id (org/name) or a local directory of the dataset's files")
+    split: str = "train"
+    config: str | None = Field(None, description="dataset config (subset) name, when the repo has several")
+    revision: str | None = None
+    cache_dir: str | None = Field(None, description="HF hub cache; default $HF_HUB_CACHE / ~/.cache/huggingface/hub")
+    offline: bool = Field(True, description="only use local files; set false to download from the hub")
+    image_column: str | None = "image"
+    text_column: str | None = None
+    url_column: str | None = None
+    caption_column: str | None = None
+    id_column: str | None = None
+
+
+class WarcSource(_Source):
+    """WARC or WET files (a file, a directory or a glob); one input partition per file."""
+
+    type: Literal["warc"]
+    path: str
+    max_record_bytes: int = Field(16 * 1024 * 1024, gt=0, description="larger records become error rows")
+
+
+class JsonlSource(_Source):
+    """JSON Lines text files (optionally .gz); one input partition per file."""
+
+    type: Literal["jsonl"]
+    path: str
+    text_column: str = "text"
+    id_column: str | None = "id"
+    url_column: str | None = "url"
+
+
+class SampleImagesSource(_Source):
+    """The embedded demo dataset: scikit-image's CC0 photos with realistic variants, generated on first use."""
+
+    type: Literal["sample_images"]
+    path: str | None = Field(None, description="where to write the generated Parquet; default <home>/sample/images.parquet")
+    seed: int = 0
+
+
+SourceSpec = Annotated[
+    Union[ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, SampleImagesSource],
+    Field(discriminator="type"),
+]

@@ -11,3 +11,42 @@ class ArrowExport:
     def __len__(self) -> int: ...
 
 def img_meta(images: Any, *, max_bytes: int, max_pixels: int) -> ArrowExport: ...
+
+# --- dedup kernels (native/src/dedup) ---
+def txt_dedup_normalize(texts: Any) -> ArrowExport:
+    """Dedup normalisation of a string array (lowercase, no punctuation/diacritics, digits->0)."""
+
+def bytes_exact_key(values: Any) -> ArrowExport:
+    """xxh3-128 keys (16-byte big-endian binary) of a binary or string array; null stays null."""
+
+def txt_exact_key(texts: Any, *, normalize: bool) -> ArrowExport:
+    """xxh3-128 keys of texts, of their dedup-normalised form when ``normalize``."""
+
+def url_key(urls: Any) -> ArrowExport:
+    """xxh3-128 keys of canonical URLs (scheme, fragment, default port dropped; host lowercased)."""
+
+def txt_minhash(texts: Any, *, ngram: int, bands: int, rows: int, seed: int, with_signature: bool) -> ArrowExport:
+    """Struct array ``{bands: list<int64>[, signature: binary]}`` of MinHash LSH band keys."""
+
+def phash_band_keys(hashes: Any, *, radius: int) -> ArrowExport:
+    """``list<int64>`` multi-index band keys (radius + 1 per hash) of an int64 pHash array."""
+
+def txt_rules(texts: Any, specs_json: str) -> ArrowExport: ...
+def txt_rule_defaults(tag: str) -> str: ...
+def url_filter(
+    name: str, urls: Any, registered_domains: Any, fqdns: Any, lists: UrlLists, rule_json: str
+) -> ArrowExport: ...
+
+class UrlLists:
+    def __init__(
+        self,
+        *,
+        domain_files: list[str],
+        url_files: list[str],
+        banned_words: list[str],
+        soft_banned_words: list[str],
+        banned_subwords: list[str],
+        extra_domains: list[str] = ...,
+        extra_urls: list[str] = ...,
+    ) -> None: ...
+    def sizes(self) -> tuple[int, int, int, int, int]: ...

@@ -7,6 +7,7 @@
 //! the FFI boundary, releases the GIL and maps errors.
 
 pub mod error;
+pub mod dedup;
 pub mod image;
 pub mod text;
 

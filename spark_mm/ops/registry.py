@@ -13,6 +13,8 @@ _OPS: dict[str, type[Operator]] = {}  # type: ignore[type-arg]
 # importing one never pulls heavy dependencies (models load lazily in ``Operator.setup``).
 BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.image_meta",
+    "spark_mm.ops.dedup_keys",
+    "spark_mm.ops.dedup_minhash",
     "spark_mm.ops.model_clip",
     "spark_mm.ops.model_siglip",
     "spark_mm.ops.model_aesthetic",

@@ -12,6 +12,7 @@ use pyo3::types::{PyCapsule, PyTuple};
 
 use crate::error::KernelError;
 
+mod dedup;
 mod image;
 
 create_exception!(_native, NativeError, PyException, "A native kernel rejected its input or parameters.");
@@ -87,5 +88,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
     m.add_class::<ArrowExport>()?;
     image::register(m)?;
+    dedup::register(m)?;
     Ok(())
 }

@@ -13,6 +13,10 @@ _OPS: dict[str, type[Operator]] = {}  # type: ignore[type-arg]
 # importing one never pulls heavy dependencies (models load lazily in ``Operator.setup``).
 BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.image_meta",
+    "spark_mm.ops.text_extract",
+    "spark_mm.ops.text_lang",
+    "spark_mm.ops.text_rules",
+    "spark_mm.ops.url_filter",
     "spark_mm.ops.dedup_keys",
     "spark_mm.ops.dedup_minhash",
     "spark_mm.ops.model_clip",

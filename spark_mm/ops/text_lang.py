@@ -83,11 +83,11 @@ class TxtLang(Filter[TxtLangParams]):
         idx = [i for i, t in enumerate(texts) if t is not None and t.strip()]
         langs: list[str | None] = [None] * len(texts)
         scores: list[float | None] = [None] * len(texts)
-        if idx:
-            labels, probs = self._model.predict([texts[i].replace("\n", " ") for i in idx], k=1)
-            for i, lab, pr in zip(idx, labels, probs):
-                langs[i] = lab[0].removeprefix("__label__") if len(lab) else None
-                scores[i] = float(min(pr[0], 1.0)) if len(pr) else None
+        for i in idx:
+            # one call per text: fasttext-predict's list form (multilinePredict) is broken
+            lab, pr = self._model.predict(texts[i].replace("\n", " "), k=1)
+            langs[i] = lab[0].removeprefix("__label__") if len(lab) else None
+            scores[i] = float(min(pr[0], 1.0)) if len(pr) else None
         ok: list[bool | None] = []
         reason: list[str | None] = []
         errors: list[str | None] = []

@@ -1,0 +1,194 @@
+"""Web-text benchmarks, side by side with the reference tools on the same documents.
+
+1. Rule stage: documents/s on one core for spark-mm's Rust rules (Gopher quality + repetition,
+   C4, FineWeb; one fused ``txt_rules`` call, and the four operators one after another) vs
+   datatrove's ``GopherQualityFilter``, ``GopherRepetitionFilter``, ``C4QualityFilter`` and
+   ``FineWebQualityFilter`` on the same documents, plus their keep/drop agreement.
+2. WARC -> text: pages/s for warcio + trafilatura, warcio + resiliparse, and spark-mm's
+   ``iter_warc_records`` + ``txt_extract``; agreement of each extractor with trafilatura
+   (word-multiset F1).
+
+Documents are the real pages of ../shared/data (WARC responses and the JSONL text samples).
+
+    python benchmarks/text_rules.py [--data ../shared/data] [--min-docs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def load_texts(data: Path) -> list[str]:
+    out: list[str] = []
+    for f in sorted((data / "text").glob("*.jsonl*")):
+        opener = gzip.open if f.suffix == ".gz" else open
+        with opener(f, "rt", encoding="utf-8") as fh:
+            out += [json.loads(line)["text"] for line in fh if line.strip()]
+    return out
+
+
+def warc_pages(data: Path) -> list[tuple[str, bytes, str | None, dict[str, str]]]:
+    from spark_mm.sources.warc_records import iter_warc_records
+
+    pages = []
+    for f in sorted((data / "warc").iterdir()):
+        for r in iter_warc_records(str(f)):
+            if r["payload"] and (r["mime_type"] or "").startswith("text/html") and not r["ingest_error"]:
+                pages.append((r["url"], r["payload"], r["mime_type"], r["record_meta"] or {}))
+    return pages
+
+
+def f1(a: str, b: str) -> float:
+    ca, cb = Counter(a.split()), Counter(b.split())
+    if not ca and not cb:
+        return 1.0
+    common = sum((ca & cb).values())
+    if common == 0:
+        return 0.0
+    p, r = common / sum(ca.values()), common / sum(cb.values())
+    return 2 * p * r / (p + r)
+
+
+def bench_extraction(data: Path) -> dict[str, Any]:
+    import pyarrow as pa
+    import trafilatura
+    from resiliparse.extract.html2text import extract_plain_text
+
+    from spark_mm.ops.text_extract import TxtExtract, TxtExtractParams, decode_body, resolve_charset
+    from spark_mm.sources.warc_records import iter_warc_records
+
+    pages = warc_pages(data)
+    htmls = [decode_body(body, resolve_charset(body, meta.get("content_type"))[0]) for _, body, _, meta in pages]
+    res: dict[str, Any] = {"pages": len(pages)}
+    t = time.perf_counter()
+    traf = [trafilatura.extract(h, favor_precision=True) or "" for h in htmls]
+    res["trafilatura_pages_s"] = len(htmls) / (time.perf_counter() - t)
+    for name, main in (("resiliparse_main", True), ("resiliparse_all", False)):
+        t = time.perf_counter()
+        outs = [extract_plain_text(h, main_content=main) for h in htmls]
+        res[f"{name}_pages_s"] = len(htmls) / (time.perf_counter() - t)
+        res[f"{name}_f1_vs_trafilatura"] = sum(f1(o, tr) for o, tr in zip(outs, traf)) / len(htmls)
+    # end to end from the WARC files: spark-mm reader + txt_extract vs warcio + trafilatura
+    op = TxtExtract(TxtExtractParams())
+    t = time.perf_counter()
+    n = 0
+    for f in sorted((data / "warc").iterdir()):
+        rows = list(iter_warc_records(str(f)))
+        batch = pa.RecordBatch.from_pylist(
+            [{k: r[k] for k in ("payload", "text", "mime_type")} | {"record_meta": list((r["record_meta"] or {}).items())}
+             for r in rows],
+            schema=pa.schema([("payload", pa.binary()), ("text", pa.string()), ("mime_type", pa.string()),
+                              ("record_meta", pa.map_(pa.string(), pa.string()))]),
+        )
+        out = op.apply(batch)
+        n += sum(x is not None for x in out.columns.column("txt_content").to_pylist())
+    res["spark_mm_warc_to_text_docs_s"] = n / (time.perf_counter() - t)
+    from warcio.archiveiterator import ArchiveIterator
+
+    t = time.perf_counter()
+    n = 0
+    for f in sorted((data / "warc").iterdir()):
+        with open(f, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type == "response" and (rec.http_headers.get_header("Content-Type") or "").startswith("text/html"):
+                    body = rec.content_stream().read()
+                    trafilatura.extract(body.decode("utf-8", "replace"), favor_precision=True)
+                    n += 1
+    res["warcio_trafilatura_warc_to_text_docs_s"] = n / (time.perf_counter() - t)
+    return res
+
+
+def bench_rules(docs: list[str]) -> dict[str, Any]:
+    import pyarrow as pa
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
+
+    from spark_mm.ops.text_rules import (
+        TxtC4,
+        TxtC4Params,
+        TxtFineweb,
+        TxtFinewebParams,
+        TxtGopherQuality,
+        TxtGopherQualityParams,
+        TxtGopherRepetition,
+        TxtGopherRepetitionParams,
+        run_rules,
+    )
+
+    ops = [
+        TxtGopherQuality(TxtGopherQualityParams()),
+        TxtGopherRepetition(TxtGopherRepetitionParams()),
+        TxtC4(TxtC4Params(variant="datatrove")),
+        TxtFineweb(TxtFinewebParams()),
+    ]
+    refs = [GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), FineWebQualityFilter()]
+    arr = pa.array(docs)
+    batch = pa.RecordBatch.from_arrays([arr], names=["txt_content"])
+    run_rules(arr[:10], [o.spec() for o in ops])  # warm up
+    t = time.perf_counter()
+    fused = run_rules(arr, [o.spec() for o in ops])
+    fused_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for o in ops:
+        o.apply(batch)
+    ops_s = time.perf_counter() - t
+    for r in refs:  # warm up spaCy
+        r.filter(Document(text=docs[0], id="w"))
+    t = time.perf_counter()
+    ref_ok: list[list[bool]] = [[], [], [], []]
+    for i, d in enumerate(docs):
+        for k, r in enumerate(refs):
+            out = r.filter(Document(text=d, id=str(i)))
+            ref_ok[k].append(out is True)
+    ref_s = time.perf_counter() - t
+    agree = {}
+    for o, ok in zip(ops, ref_ok):
+        mine = fused.column(f"{o.name}_ok").to_pylist()
+        agree[o.name] = sum(a == b for a, b in zip(mine, ok)) / len(ok)
+    n = len(docs)
+    return {
+        "docs": n,
+        "rust_fused_docs_s": n / fused_s,
+        "rust_ops_docs_s": n / ops_s,
+        "datatrove_docs_s": n / ref_s,
+        "speedup_fused": ref_s / fused_s,
+        "speedup_ops": ref_s / ops_s,
+        "agreement": agree,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--min-docs", type=int, default=2000, help="documents for the rule benchmark (repeats the set)")
+    args = ap.parse_args()
+    try:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, for per-core numbers
+    except (AttributeError, OSError):
+        pass
+    from resiliparse.extract.html2text import extract_plain_text
+
+    base = load_texts(args.data) + [
+        extract_plain_text(body.decode("utf-8", "replace"), main_content=True) for _, body, _, _ in warc_pages(args.data)
+    ]
+    base = [d for d in base if d.strip()]
+    docs = (base * (args.min_docs // len(base) + 1))[: max(args.min_docs, len(base))]
+    print(json.dumps({"rules": bench_rules(docs), "extraction": bench_extraction(args.data)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

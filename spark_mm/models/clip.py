@@ -109,7 +109,6 @@ def load_clip(model: str, pretrained: str, location: WeightsLocation, device: st
     else:
         file = path if path.is_file() else _checkpoint_in(path)
         tag = open_clip.get_pretrained_cfg(model, pretrained) or {}
-        force_pp = {k: tag[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in tag}
         net, _, preprocess = open_clip.create_model_and_transforms(
             model,
             pretrained=str(file),
@@ -117,7 +116,10 @@ def load_clip(model: str, pretrained: str, location: WeightsLocation, device: st
             precision=precision,
             weights_only=True,
             force_quick_gelu=bool(tag.get("quick_gelu", False)),
-            force_preprocess_cfg=force_pp or None,
+            image_mean=tag.get("mean"),
+            image_std=tag.get("std"),
+            image_interpolation=tag.get("interpolation"),
+            image_resize_mode=tag.get("resize_mode"),
             require_pretrained=True,
         )
         tokenizer = open_clip.get_tokenizer(model)

@@ -131,3 +131,20 @@ def test_builtin_schema_known_without_weights() -> None:
     assert op.output_schema.field("img_clip_emb").type == pa.list_(pa.float16(), 512)
     with pytest.raises(ValueError):
         ImgClip(ImgClipParams(model="No-Such-Net")).output_schema  # noqa: B018
+
+
+def test_bare_checkpoint_file_for_a_named_architecture(tiny_clip_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    import open_clip
+
+    cfg_file = tmp_path / "SparkMMTinyCLIP.json"
+    cfg_file.write_text(json.dumps(json.loads((tiny_clip_dir / "open_clip_config.json").read_text())["model_cfg"]))
+    open_clip.add_model_config(cfg_file)
+    by_file = ImgClip(
+        ImgClipParams(model="SparkMMTinyCLIP", pretrained="random", emb_dtype="float32", caption_column=None,
+                      weights={"path": str(tiny_clip_dir / "open_clip_model.safetensors")})
+    )
+    by_dir = _op(tiny_clip_dir, emb_dtype="float32", caption_column=None)
+    batch = pa.RecordBatch.from_pydict({"image": random_jpegs(3)})
+    np.testing.assert_allclose(_emb(by_file.apply(batch).columns.column(0)), _emb(by_dir.apply(batch).columns.column(0)), atol=1e-6)

@@ -47,6 +47,19 @@ def warc_pages(data: Path) -> list[tuple[str, bytes, str | None, dict[str, str]]
     return pages
 
 
+def page_texts(data: Path) -> list[str]:
+    """Main text of every HTML response of the WARC files (charset resolved, resiliparse)."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    from spark_mm.ops.text_extract import decode_body, resolve_charset
+
+    out = []
+    for _, body, _, meta in warc_pages(data):
+        html = decode_body(body, resolve_charset(body, meta.get("content_type"))[0])
+        out.append(extract_plain_text(html, main_content=True))
+    return out
+
+
 def f1(a: str, b: str) -> float:
     ca, cb = Counter(a.split()), Counter(b.split())
     if not ca and not cb:
@@ -180,14 +193,11 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, for per-core numbers
     except (AttributeError, OSError):
         pass
-    from resiliparse.extract.html2text import extract_plain_text
-
-    base = load_texts(args.data) + [
-        extract_plain_text(body.decode("utf-8", "replace"), main_content=True) for _, body, _, _ in warc_pages(args.data)
-    ]
+    base = load_texts(args.data) + page_texts(args.data)
     base = [d for d in base if d.strip()]
     docs = (base * (args.min_docs // len(base) + 1))[: max(args.min_docs, len(base))]
-    print(json.dumps({"rules": bench_rules(docs), "extraction": bench_extraction(args.data)}, indent=2))
+    print(json.dumps({"rules": bench_rules(docs)}, indent=2), flush=True)
+    print(json.dumps({"extraction": bench_extraction(args.data)}, indent=2))
 
 
 if __name__ == "__main__":

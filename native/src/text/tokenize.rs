@@ -18,6 +18,7 @@ fn is_prefix_char(c: char) -> bool {
             | '～' | '·' | '।' | '،' | '۔' | '؛' | '٪'
     ) || is_quote(c)
         || is_currency(c)
+        || is_icon(c)
 }
 
 fn is_quote(c: char) -> bool {
@@ -32,6 +33,14 @@ fn is_currency(c: char) -> bool {
     matches!(c, '$' | '£' | '€' | '¥' | '฿' | '₽' | '₹' | '₩' | '₪' | '₫' | '₱' | '₴' | '₺' | '₿' | '¢')
 }
 
+/// Symbols of category So that spaCy splits off anywhere in a word (its `LIST_ICONS`):
+/// emoji, dingbats, arrows, geometric shapes, the replacement character, ©, ®, ™.
+fn is_icon(c: char) -> bool {
+    matches!(c, '\u{a6}' | '\u{a9}' | '\u{ae}' | '\u{2122}' | '\u{2190}'..='\u{21ff}' | '\u{2300}'..='\u{23ff}'
+        | '\u{2500}'..='\u{27bf}' | '\u{2b00}'..='\u{2bff}' | '\u{fffc}' | '\u{fffd}' | '\u{1f000}'..='\u{1faff}')
+        && !matches!(c, '\u{25a0}'..='\u{25a1}' if false)
+}
+
 /// Single characters split off the end of a word.
 fn is_suffix_char(c: char) -> bool {
     matches!(
@@ -40,6 +49,7 @@ fn is_suffix_char(c: char) -> bool {
             | '#' | '*' | '&' | '。' | '？' | '！' | '，' | '、' | '；' | '：' | '～' | '·' | '।' | '،' | '۔' | '؛'
             | '٪' | '—' | '–'
     ) || is_quote(c)
+        || is_icon(c)
 }
 
 /// Units spaCy splits off a preceding number ("10km" -> "10", "km"); the ASCII subset.
@@ -246,7 +256,7 @@ fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
         let prev = if i > 0 { Some(chars[i - 1].1) } else { None };
         let next = chars.get(i + 1).map(|x| x.1);
         let mut infix_end: Option<usize> = None; // index (in chars) one past the infix
-        if c == '…' {
+        if c == '…' || is_icon(c) {
             infix_end = Some(i + 1);
         } else if c == '.' && next == Some('.') {
             let mut j = i;

@@ -171,17 +171,26 @@ def _accepted_tags(loc: tuple[Any, ...]) -> str:
     return "'parquet', 'hf', 'warc', 'jsonl', 'sample_images'"
 
 
+# Mappings whose keys are free-form strings, taken whole after the prefix; values stay strings.
+_FREE_FORM_MAPS = ("spark.conf", "lake.properties")
+
+
 def parse_override(text: str) -> tuple[list[str | int], Any]:
     """Split ``a.b.0.c=value`` into a key path and a YAML-typed value.
 
     >>> parse_override("stages.0.ops.0.max_pixels=1000")
     (['stages', 0, 'ops', 0, 'max_pixels'], 1000)
+    >>> parse_override("spark.conf.spark.sql.shuffle.partitions=4")
+    (['spark', 'conf', 'spark.sql.shuffle.partitions'], '4')
     """
     if "=" not in text:
         raise RecipeError(f"--set {text!r}: expected key=value, e.g. --set namespace=test")
     key, _, value = text.partition("=")
     if not key:
         raise RecipeError(f"--set {text!r}: empty key")
+    for prefix in _FREE_FORM_MAPS:  # their keys contain dots themselves (spark.sql.shuffle.partitions)
+        if key.startswith(prefix + ".") and len(key) > len(prefix) + 1:
+            return [*prefix.split("."), key[len(prefix) + 1 :]], value
     path: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
     return path, yaml.safe_load(value) if value != "" else ""
 

@@ -7,6 +7,7 @@ back to ``spark.jars.packages`` and lets Spark's own resolver fetch the same coo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,31 @@ def fetch(cache: Path | None = None) -> list[Path]:
     return [cache / jar_name(c) for c in COORDINATES]
 
 
+_MARK = "# managed by spark-mm setup"
+
+
+def write_spark_defaults(paths: list[Path]) -> Path:
+    """Put ``spark.jars`` in the pip pyspark's ``conf/spark-defaults.conf``.
+
+    ``spark-submit jobs/<job>.py`` starts the driver JVM before our code runs, so the jars must be
+    on its command line or in spark-defaults; a session built from plain Python gets them from
+    :func:`spark_mm.engine.session.session_conf` as well. Lines we did not write are kept.
+    """
+    import pyspark
+
+    conf_dir = Path(os.environ.get("SPARK_CONF_DIR") or Path(pyspark.__file__).parent / "conf")
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    target = conf_dir / "spark-defaults.conf"
+    lines = target.read_text().splitlines() if target.exists() else []
+    kept = [line for line in lines if line != _MARK and not line.startswith("spark.jars ")]
+    kept += [_MARK, f"spark.jars {','.join(str(p) for p in paths)}"]
+    target.write_text("\n".join(kept) + "\n")
+    return target
+
+
 if __name__ == "__main__":
-    for path in fetch():
+    jar_paths = fetch()
+    for path in jar_paths:
         print(path)
+    print(write_spark_defaults(jar_paths))
     sys.exit(0)

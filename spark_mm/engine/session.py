@@ -92,8 +92,9 @@ def build_session(lake: LakeSettings, spark: SparkSettings, app_name: str = "spa
     builder = SparkSession.builder.appName(app_name)
     submitted: dict[str, str] = {}
     if _launched_by_spark_submit():
-        from pyspark import SparkConf
+        from pyspark import SparkConf, SparkContext
 
+        SparkContext._ensure_initialized()  # attach to spark-submit's JVM so its system properties are visible
         submitted = dict(SparkConf().getAll())
     if "spark.master" not in submitted:
         builder = builder.master(spark.master)

@@ -97,7 +97,7 @@ pub fn probe(bytes: &[u8], guard: DecodeGuard) -> std::result::Result<(ImageMeta
     Ok((meta, guard_msg))
 }
 
-fn format_name(f: ImageFormat) -> &'static str {
+pub(crate) fn format_name(f: ImageFormat) -> &'static str {
     match f {
         ImageFormat::Jpeg => "jpeg",
         ImageFormat::Png => "png",

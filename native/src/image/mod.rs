@@ -1,6 +1,12 @@
 //! Image kernels over Arrow binary columns of encoded images.
 
+pub mod decode;
+pub mod degrade;
+pub mod hash;
 pub mod meta;
+pub mod quality;
+pub mod resample;
+pub mod signals;
 
 use arrow_array::{Array, BinaryArray, LargeBinaryArray};
 

@@ -12,6 +12,40 @@ class ArrowExport:
 
 def img_meta(images: Any, *, max_bytes: int, max_pixels: int) -> ArrowExport: ...
 
+# --- image signal kernels (native/src/image/signals.rs) ---
+def img_signals(
+    images: Any,
+    *,
+    mode: str = "fast",
+    max_bytes: int = ...,
+    max_pixels: int = ...,
+    working_side_px: int = 256,
+    time_budget_ms: int = 10_000,
+    near_mono_chroma_std: float = 4.0,
+    quality: bool = True,
+    degradations: bool = True,
+    hashes: bool = True,
+) -> ArrowExport:
+    """Struct array of every image signal (``img_*`` fields + ``error``); decodes each image once.
+
+    ``mode``: ``"fast"`` (JPEG decoded at a reduced DCT scale) or ``"exact"`` (full decode,
+    imagehash-exact hashes). Unrequested groups come back null.
+    """
+
+def img_signals_pixels(
+    pixels: Any,
+    widths: Any,
+    heights: Any,
+    channels: Any,
+    *,
+    working_side_px: int = 256,
+    near_mono_chroma_std: float = 4.0,
+    quality: bool = True,
+    degradations: bool = True,
+    hashes: bool = True,
+) -> ArrowExport:
+    """Same struct as ``img_signals`` from decoded 8-bit grey/RGB rows (int32 widths/heights/channels)."""
+
 # --- dedup kernels (native/src/dedup) ---
 def txt_dedup_normalize(texts: Any) -> ArrowExport:
     """Dedup normalisation of a string array (lowercase, no punctuation/diacritics, digits->0)."""

@@ -13,6 +13,7 @@ _OPS: dict[str, type[Operator]] = {}  # type: ignore[type-arg]
 # importing one never pulls heavy dependencies (models load lazily in ``Operator.setup``).
 BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.image_meta",
+    "spark_mm.ops.image_signals",
     "spark_mm.ops.text_extract",
     "spark_mm.ops.text_lang",
     "spark_mm.ops.text_rules",

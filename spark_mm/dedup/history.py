@@ -44,9 +44,11 @@ def key_to_binary(col: Column, dtype: T.DataType) -> Column:
 
 def binary_to_long(col: Column) -> Column:
     """Inverse of :func:`key_to_binary` for 8-byte keys (two's complement)."""
-    unsigned = F.conv(F.hex(col), 16, 10).cast("decimal(20,0)")
-    signed = F.when(unsigned >= F.lit(2**63), unsigned - F.lit(2**64)).otherwise(unsigned)
-    return signed.cast("long")
+
+    def half(start: int) -> Column:
+        return F.conv(F.hex(F.substring(col, start, 4)), 16, 10).cast("long")
+
+    return F.shiftleft(half(1), 32).bitwiseOR(half(5))
 
 
 def history_matches(new_keys: DataFrame, history: DataFrame, *, run_id: str) -> DataFrame:

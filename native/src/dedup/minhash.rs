@@ -1,9 +1,10 @@
 //! MinHash signatures over word n-gram shingles, and LSH band keys.
 //!
 //! Scheme (fast universal hashing, no per-permutation re-hashing of the shingle):
-//! 1. each shingle (see [`super::normalize::for_each_shingle`]) is hashed once with xxh3-64 and
-//!    truncated to a 32-bit key `x` (two distinct shingles of a document pair collide with
-//!    probability 2^-32);
+//! 1. the text is normalised in one pass straight into 64-bit word hashes ([`word_hash`], no
+//!    normalised string is built), and each word n-gram shingle (see
+//!    [`super::normalize::for_each_shingle`] for which) gets a 32-bit key `x` mixing its `n` word
+//!    hashes ([`for_each_shingle_key`]); two distinct shingles collide with probability ~2^-32;
 //! 2. permutation `i` is Dietzfelbinger's multiply-add-shift `h_i(x) = ((a_i·x + b_i) mod 2^64) >> 32`
 //!    with `a_i`, `b_i` 64-bit constants drawn from `seed` by SplitMix64: a strongly universal
 //!    family from 32-bit keys to 32-bit values (Dietzfelbinger 1996; Thorup 2015, §3.3);
@@ -21,10 +22,10 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryBuilder, Int64Builder, ListBuilder};
 use arrow_array::{Array, ArrayRef, StructArray};
 use arrow_schema::{DataType, Field, Fields};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::for_each_str;
-use super::normalize::{for_each_shingle, normalize_into};
+use super::normalize::{normalize_with, NormSink};
 use crate::error::{KernelError, Result};
 
 /// MinHash / LSH parameters. Defaults as FineWeb: 5-grams, 14 bands × 8 rows.
@@ -77,7 +78,8 @@ pub struct MinHasher {
     params: MinHashParams,
     a: Vec<u64>,
     b: Vec<u64>,
-    norm: String,
+    pos_mult: Vec<u64>,
+    words: Vec<u64>,
 }
 
 impl MinHasher {
@@ -91,7 +93,9 @@ impl MinHasher {
             a.push(splitmix64(&mut state));
             b.push(splitmix64(&mut state));
         }
-        Ok(Self { params, a, b, norm: String::new() })
+        let mut pstate = 0x5EED_0F_5111_6135u64;
+        let pos_mult = (0..params.ngram).map(|_| splitmix64(&mut pstate) | 1).collect();
+        Ok(Self { params, a, b, pos_mult, words: Vec::new() })
     }
 
     pub fn params(&self) -> MinHashParams {
@@ -101,25 +105,14 @@ impl MinHasher {
     /// Signature of one raw text into `sig` (resized to `num_perm`); false when the text has no
     /// words after normalisation (then `sig` is meaningless).
     pub fn signature(&mut self, text: &str, sig: &mut Vec<u32>) -> bool {
-        let mut norm = std::mem::take(&mut self.norm);
-        normalize_into(text, &mut norm);
-        let ok = self.signature_normalised(&norm, sig);
-        self.norm = norm;
-        ok
-    }
-
-    /// Signature of an already normalised text.
-    pub fn signature_normalised(&self, normalised: &str, sig: &mut Vec<u32>) -> bool {
+        let mut words = std::mem::take(&mut self.words);
+        normalised_word_hashes(text, &mut words);
         sig.clear();
         sig.resize(self.a.len(), u32::MAX);
-        let mut any = false;
         let update = select_update();
-        for_each_shingle(normalised, self.params.ngram, |s| {
-            any = true;
-            let x = xxh3_64(s.as_bytes()) as u32 as u64;
-            update(sig, &self.a, &self.b, x);
-        });
-        any
+        let ok = for_each_shingle_key(&words, &self.pos_mult, |x| update(sig, &self.a, &self.b, x));
+        self.words = words;
+        ok
     }
 
     /// LSH band keys of a signature, one per band.
@@ -137,10 +130,99 @@ impl MinHasher {
     }
 }
 
-type UpdateFn = fn(&mut [u32], &[u64], &[u64], u64);
+#[inline(always)]
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// 64-bit hash of one normalised word (multiply-fold over 8-byte chunks, length-seeded).
+#[inline]
+pub fn word_hash(word: &[u8]) -> u64 {
+    const P0: u64 = 0xA076_1D64_78BD_642F;
+    const P1: u64 = 0xE703_7ED1_A0B4_28DB;
+    let mut h = mum(word.len() as u64 ^ P0, P1);
+    for chunk in word.chunks(8) {
+        let mut v = [0u8; 8];
+        v[..chunk.len()].copy_from_slice(chunk);
+        h = mum(h ^ u64::from_le_bytes(v) ^ P0, P1 ^ h.rotate_left(17));
+    }
+    mum(h ^ P1, P0)
+}
+
+/// Collects the hash of every word of the normalised text, without building the string.
+struct WordSink<'a> {
+    word: Vec<u8>,
+    out: &'a mut Vec<u64>,
+}
+
+impl WordSink<'_> {
+    #[inline(always)]
+    fn finish(&mut self) {
+        if !self.word.is_empty() {
+            self.out.push(word_hash(&self.word));
+            self.word.clear();
+        }
+    }
+}
+
+impl NormSink for WordSink<'_> {
+    #[inline(always)]
+    fn bytes(&mut self, run: &[u8]) {
+        self.word.extend_from_slice(run);
+    }
+    fn char(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.word.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+    #[inline(always)]
+    fn zero(&mut self) {
+        self.word.push(b'0');
+    }
+    #[inline(always)]
+    fn space(&mut self) {
+        self.finish();
+    }
+}
+
+/// Word hashes of the dedup-normalised form of `text` (one normalisation pass, no string).
+pub fn normalised_word_hashes(text: &str, out: &mut Vec<u64>) {
+    out.clear();
+    let mut sink = WordSink { word: Vec::with_capacity(32), out };
+    normalize_with(text, &mut sink);
+    sink.finish();
+}
+
+/// Calls `f` with the 32-bit key of every word `n`-gram given the word hashes of a text (see
+/// [`super::normalize::for_each_shingle`] for which n-grams: all windows of `n` words, or the
+/// whole text when it has fewer). Key = high 32 bits of `Σ_j K_j · w_{i+j} mod 2^64` with odd
+/// constants `K_j` per position: equal shingles get equal keys, distinct ones collide with
+/// probability ~2^-32, and the `n` multiplies are independent (no dependency chain).
+/// Returns false when there are no words.
+pub fn for_each_shingle_key<F: FnMut(u32)>(words: &[u64], pos_mult: &[u64], mut f: F) -> bool {
+    let n = pos_mult.len();
+    if words.is_empty() {
+        return false;
+    }
+    let key = |ws: &[u64]| -> u32 {
+        let h = ws.iter().zip(pos_mult).fold(0u64, |acc, (&w, &k)| acc.wrapping_add(w.wrapping_mul(k)));
+        (h >> 32) as u32
+    };
+    if words.len() < n {
+        f(key(words));
+    } else {
+        for win in words.windows(n) {
+            f(key(win));
+        }
+    }
+    true
+}
+
+type UpdateFn = fn(&mut [u32], &[u64], &[u64], u32);
 
 #[inline(always)]
-fn update_generic(sig: &mut [u32], a: &[u64], b: &[u64], x: u64) {
+fn update_generic(sig: &mut [u32], a: &[u64], b: &[u64], x: u32) {
+    let x = u64::from(x);
     for ((s, &ai), &bi) in sig.iter_mut().zip(a).zip(b) {
         let v = (ai.wrapping_mul(x).wrapping_add(bi) >> 32) as u32;
         *s = (*s).min(v);
@@ -149,13 +231,13 @@ fn update_generic(sig: &mut [u32], a: &[u64], b: &[u64], x: u64) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-unsafe fn update_avx512(sig: &mut [u32], a: &[u64], b: &[u64], x: u64) {
+unsafe fn update_avx512(sig: &mut [u32], a: &[u64], b: &[u64], x: u32) {
     update_generic(sig, a, b, x)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn update_avx2(sig: &mut [u32], a: &[u64], b: &[u64], x: u64) {
+unsafe fn update_avx2(sig: &mut [u32], a: &[u64], b: &[u64], x: u32) {
     update_generic(sig, a, b, x)
 }
 
@@ -240,7 +322,40 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::StringArray;
+    use crate::dedup::normalize::{for_each_shingle, normalize, normalize_into};
     use std::collections::HashSet;
+
+    #[test]
+    fn fused_word_hashes_match_normalised_string() {
+        for t in ["  Héllo,  WORLD!\n 2024-01-05 ", "don't stop—1,000 naïve «cafés»", "", " ?! ", "x\u{0}y\u{85}z ÉCOLE ß"] {
+            let mut got = Vec::new();
+            normalised_word_hashes(t, &mut got);
+            let n = normalize(t);
+            let want: Vec<u64> = if n.is_empty() { vec![] } else { n.split(' ').map(|w| word_hash(w.as_bytes())).collect() };
+            assert_eq!(got, want, "{t:?} -> {n:?}");
+        }
+        let long = "a".repeat(200) + " B" + &"c".repeat(70);
+        let mut got = Vec::new();
+        normalised_word_hashes(&long, &mut got);
+        assert_eq!(got, vec![word_hash("a".repeat(200).as_bytes()), word_hash(("b".to_string() + &"c".repeat(70)).as_bytes())]);
+    }
+
+    #[test]
+    fn shingle_keys_cover_the_reference_shingles() {
+        // Same number of keys as reference shingles, equal shingles -> equal keys.
+        let pos = [3u64, 5, 7];
+        let text = "a b c a b c d";
+        let n = normalize(text);
+        let mut refs = Vec::new();
+        for_each_shingle(&n, 3, |s| refs.push(s.to_string()));
+        let words: Vec<u64> = n.split(' ').map(|w| word_hash(w.as_bytes())).collect();
+        let mut keys = Vec::new();
+        assert!(for_each_shingle_key(&words, &pos, |k| keys.push(k)));
+        assert_eq!(keys.len(), refs.len());
+        assert_eq!(keys[0], keys[3]); // "a b c" twice
+        assert_ne!(keys[0], keys[1]);
+        assert!(!for_each_shingle_key(&[], &pos, |_| ()));
+    }
 
     fn words(n: usize, offset: usize) -> String {
         (offset..offset + n).map(|i| format!("w{}", i * 7919 % 100_003)).collect::<Vec<_>>().join(" ")
@@ -251,7 +366,7 @@ mod tests {
         let h = MinHasher::new(MinHashParams { bands: 9, rows: 13, ..Default::default() }).unwrap();
         let mut s1 = vec![u32::MAX; 117];
         let mut s2 = s1.clone();
-        for x in [0u64, 1, 12345, u32::MAX as u64] {
+        for x in [0u32, 1, 12345, u32::MAX] {
             update_generic(&mut s1, &h.a, &h.b, x);
             select_update()(&mut s2, &h.a, &h.b, x);
         }
@@ -315,3 +430,4 @@ mod tests {
         assert!(MinHasher::new(MinHashParams { bands: 0, ..Default::default() }).is_err());
     }
 }
+

@@ -38,6 +38,165 @@ pub fn is_dedup_punct(c: char) -> bool {
         | '\u{ff5b}'..='\u{ff65}')
 }
 
+// Byte classes of ASCII for the fast path.
+const KEEP: u8 = 0;
+const SPACE: u8 = 1;
+const DROP: u8 = 2;
+const DIGIT: u8 = 3;
+
+const fn ascii_classes() -> [u8; 128] {
+    let mut t = [KEEP; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_whitespace() || c == 0x0b {
+            SPACE
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_punctuation() || c.is_ascii_control() {
+            DROP
+        } else {
+            KEEP
+        };
+        b += 1;
+    }
+    t
+}
+
+static ASCII_CLASS: [u8; 128] = ascii_classes();
+
+/// Receives the normalised text as events; [`normalize_with`] decides what is what.
+pub trait NormSink {
+    /// Plain ASCII word bytes, already lowercased.
+    fn bytes(&mut self, run: &[u8]);
+    /// A non-ASCII word character (already lowercased, decomposed, not a mark or punctuation).
+    fn char(&mut self, c: char);
+    /// The first digit of a run of digits (the run stands for a single `0`).
+    fn zero(&mut self);
+    /// Whitespace: a word boundary.
+    fn space(&mut self);
+}
+
+/// The one normalisation pass: classifies `text` and feeds `sink`.
+///
+/// ASCII bytes take a table-driven fast path (runs of word bytes are passed in one call); other
+/// characters are lowercased, decomposed and classified one by one.
+pub fn normalize_with<S: NormSink>(text: &str, sink: &mut S) {
+    let bytes = text.as_bytes();
+    let mut in_digits = false;
+    let mut lower = [0u8; 64];
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 128 {
+            match ASCII_CLASS[b as usize] {
+                KEEP => {
+                    let start = i;
+                    while i < bytes.len() && i - start < lower.len() && bytes[i] < 128 && ASCII_CLASS[bytes[i] as usize] == KEEP {
+                        lower[i - start] = bytes[i].to_ascii_lowercase();
+                        i += 1;
+                    }
+                    in_digits = false;
+                    sink.bytes(&lower[..i - start]);
+                    continue;
+                }
+                SPACE => {
+                    in_digits = false;
+                    sink.space();
+                }
+                DIGIT => {
+                    if !in_digits {
+                        sink.zero();
+                    }
+                    in_digits = true;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("char boundary");
+        i += c.len_utf8();
+        for lc in c.to_lowercase() {
+            decompose_canonical(lc, |d| {
+                if is_combining_mark(d) {
+                    return;
+                }
+                if d.is_ascii() {
+                    // e.g. the base letter of a decomposed accented letter
+                    match ASCII_CLASS[d as usize] {
+                        KEEP => {
+                            in_digits = false;
+                            sink.bytes(&[d as u8]);
+                        }
+                        SPACE => {
+                            in_digits = false;
+                            sink.space();
+                        }
+                        DIGIT => {
+                            if !in_digits {
+                                sink.zero();
+                            }
+                            in_digits = true;
+                        }
+                        _ => {}
+                    }
+                } else if d.is_whitespace() {
+                    in_digits = false;
+                    sink.space();
+                } else if is_dedup_punct(d) {
+                } else if d.is_numeric() {
+                    if !in_digits {
+                        sink.zero();
+                    }
+                    in_digits = true;
+                } else {
+                    in_digits = false;
+                    sink.char(d);
+                }
+            });
+        }
+    }
+}
+
+/// Builds the normalised string: words joined by single spaces, trimmed.
+struct StringSink {
+    out: Vec<u8>,
+    pending_space: bool,
+}
+
+impl StringSink {
+    #[inline(always)]
+    fn word(&mut self) {
+        if self.pending_space {
+            self.out.push(b' ');
+            self.pending_space = false;
+        }
+    }
+}
+
+impl NormSink for StringSink {
+    #[inline(always)]
+    fn bytes(&mut self, run: &[u8]) {
+        self.word();
+        self.out.extend_from_slice(run);
+    }
+    fn char(&mut self, c: char) {
+        self.word();
+        let mut buf = [0u8; 4];
+        self.out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+    #[inline(always)]
+    fn zero(&mut self) {
+        self.word();
+        self.out.push(b'0');
+    }
+    #[inline(always)]
+    fn space(&mut self) {
+        self.pending_space = !self.out.is_empty();
+    }
+}
+
 /// Appends the normalised form of `text` to `out` (cleared first).
 ///
 /// ```
@@ -48,41 +207,12 @@ pub fn is_dedup_punct(c: char) -> bool {
 /// ```
 pub fn normalize_into(text: &str, out: &mut String) {
     out.clear();
-    out.reserve(text.len());
-    let mut pending_space = false;
-    let mut in_digits = false;
-    let mut emit = |c: char, out: &mut String, pending_space: &mut bool, in_digits: &mut bool| {
-        if c.is_whitespace() {
-            *pending_space = !out.is_empty();
-            *in_digits = false;
-            return;
-        }
-        if is_dedup_punct(c) {
-            return;
-        }
-        let digit = c.is_numeric();
-        if *pending_space {
-            out.push(' ');
-            *pending_space = false;
-        } else if digit && *in_digits {
-            return;
-        }
-        *in_digits = digit;
-        out.push(if digit { '0' } else { c });
-    };
-    for c in text.chars() {
-        if c.is_ascii() {
-            emit(c.to_ascii_lowercase(), out, &mut pending_space, &mut in_digits);
-            continue;
-        }
-        for lc in c.to_lowercase() {
-            decompose_canonical(lc, |d| {
-                if !is_combining_mark(d) {
-                    emit(d, out, &mut pending_space, &mut in_digits);
-                }
-            });
-        }
-    }
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.reserve(text.len());
+    let mut sink = StringSink { out: buf, pending_space: false };
+    normalize_with(text, &mut sink);
+    // Only ASCII bytes and whole encoded chars were pushed, so the bytes are valid UTF-8.
+    *out = String::from_utf8(sink.out).expect("normaliser emits valid UTF-8");
 }
 
 /// The normalised form of `text` (allocating convenience over [`normalize_into`]).

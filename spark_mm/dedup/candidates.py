@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -29,12 +29,27 @@ def explode_keys(df: DataFrame, *, key_col: str, id_col: str = "sample_id") -> D
     return out.where(F.col("key").isNotNull()).select("key", "sample_id")
 
 
+def bucket_roots(keyed: DataFrame) -> DataFrame:
+    """``keyed`` plus each bucket's smallest id (``root``) and size (``n``), in one shuffle.
+
+    A window over ``key`` moves each ``(key, sample_id)`` row once; a group-by plus join back
+    would move the rows twice once the bucket table outgrows the broadcast limit. Window buffers
+    spill to disk, so a giant bucket costs time, not memory.
+    """
+    by_key = Window.partitionBy("key")
+    return keyed.select(
+        "key",
+        "sample_id",
+        F.min("sample_id").over(by_key).alias("root"),
+        F.count(F.lit(1)).over(by_key).alias("n"),
+    )
+
+
 def star_edges(keyed: DataFrame) -> DataFrame:
     """Edges ``(src, dst)`` linking each bucket member to the bucket's smallest id (distinct)."""
-    roots = keyed.groupBy("key").agg(F.min("sample_id").alias("root"), F.count(F.lit(1)).alias("n"))
     return (
-        keyed.join(roots.where(F.col("n") > 1), "key")
-        .where(F.col("sample_id") != F.col("root"))
+        bucket_roots(keyed)
+        .where((F.col("n") > 1) & (F.col("sample_id") != F.col("root")))
         .select(F.col("sample_id").alias("src"), F.col("root").alias("dst"))
         .distinct()
     )
@@ -42,8 +57,7 @@ def star_edges(keyed: DataFrame) -> DataFrame:
 
 def pair_edges(keyed: DataFrame, *, max_pair_bucket: int) -> DataFrame:
     """All pairs ``(src < dst)`` of buckets up to ``max_pair_bucket`` members, stars beyond."""
-    sizes = keyed.groupBy("key").agg(F.count(F.lit(1)).alias("n"), F.min("sample_id").alias("root"))
-    sized = keyed.join(sizes.where(F.col("n") > 1), "key")
+    sized = bucket_roots(keyed).where(F.col("n") > 1)
     small = sized.where(F.col("n") <= max_pair_bucket).select("key", "sample_id")
     pairs = (
         small.alias("a")

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_mm.dedup.candidates import (
+    bucket_roots,
     explode_keys,
     hamming,
     pair_edges,
@@ -139,7 +140,8 @@ def exact_dedup(
     """Exact dedup: samples with equal ``key_col`` (binary or long; null = unique) form a cluster.
 
     Args:
-        df: signals with ``id_col`` and ``key_col`` (e.g. ``txt_exact_key``, ``img_exact_key``).
+        df: signals with ``id_col`` and ``key_col`` (e.g. ``txt_exact_key``, ``img_exact_key``);
+            a list column gives several keys per sample (clusters are then connected components).
         key_type: ``dedup_keys.key_type`` (default: ``key_col``).
         name: signal prefix (default: ``key_col`` without a trailing ``_key``).
         id_col: sample id column.
@@ -149,17 +151,34 @@ def exact_dedup(
     """
     key_type = key_type or key_col
     keyed = explode_keys(df, key_col=key_col, id_col=id_col)
-    roots = keyed.groupBy("key").agg(F.min("sample_id").alias("component"), F.count(F.lit(1)).alias("n"))
-    comps = keyed.join(roots.where(F.col("n") > 1), "key").select(F.col("sample_id").alias("node"), "component")
+    if isinstance(df.schema[key_col].dataType, T.ArrayType):
+        # Several keys per sample: buckets overlap, so clusters are components of the stars.
+        comps = connected_components(star_edges(keyed))
+    else:
+        # One key per sample: buckets are disjoint stars, the bucket minimum is the cluster.
+        comps = (
+            bucket_roots(keyed).where(F.col("n") > 1).select(F.col("sample_id").alias("node"), F.col("root").alias("component"))
+        )
     keys = _long_keys(df, key_col, key_type, id_col)
     hits = _hits(keys, history, run_id)
     sig = cluster_and_keep(df, comps, policy=policy, history_hits=hits, id_col=id_col)
     return DedupResult(name or key_col.removesuffix("_key"), key_type, sig, keys)
 
 
-def url_dedup(df: DataFrame, *, key_col: str = "url_key", **kwargs: object) -> DedupResult:
+def url_dedup(
+    df: DataFrame,
+    *,
+    key_col: str = "url_key",
+    key_type: str = "url",
+    id_col: str = "sample_id",
+    policy: KeepPolicy = KeepPolicy(),
+    history: DataFrame | None = None,
+    run_id: str | None = None,
+) -> DedupResult:
     """URL dedup: :func:`exact_dedup` over the canonical-URL key of the ``url_key`` operator."""
-    return exact_dedup(df, key_col=key_col, key_type=str(kwargs.pop("key_type", "url")), name="url", **kwargs)  # type: ignore[arg-type]
+    return exact_dedup(
+        df, key_col=key_col, key_type=key_type, name="url", id_col=id_col, policy=policy, history=history, run_id=run_id
+    )
 
 
 def minhash_dedup(
@@ -234,11 +253,12 @@ def phash_dedup(
         F.col("h").isNotNull()
     )
     # 1) identical hashes: star onto the smallest id per hash value.
-    reps = hashes.groupBy("h").agg(F.min("sample_id").alias("rep"), F.count(F.lit(1)).alias("n"))
-    same = hashes.join(reps.where(F.col("n") > 1), "h").where(F.col("sample_id") != F.col("rep"))
-    same_edges = same.select(F.col("sample_id").alias("src"), F.col("rep").alias("dst"))
+    by_hash = bucket_roots(hashes.select(F.col("h").alias("key"), "sample_id"))
+    same_edges = by_hash.where(F.col("sample_id") != F.col("root")).select(
+        F.col("sample_id").alias("src"), F.col("root").alias("dst")
+    )
     # 2) distinct hashes (one representative each) through the multi-index.
-    rep_h = reps.select(F.col("rep").alias("sample_id"), "h")
+    rep_h = by_hash.where(F.col("sample_id") == F.col("root")).select("sample_id", F.col("key").alias("h"))
     keyed = rep_h.select(F.explode(phash_band_columns(F.col("h"), radius_bits)).alias("key"), "sample_id")
     cand = pair_edges(keyed, max_pair_bucket=max_pair_bucket)
     near = verify_edges(

@@ -187,8 +187,8 @@ def test_phash_dedup_radius_and_identical_hashes(spark: SparkSession) -> None:
         base = sid(c * 4)
         if k <= 2:  # within 4 bits of the cluster's first hash
             assert got[s]["dup_cluster_id"] == base, (s, c, k)
-        else:  # 6 bits away from the base: only joins if within 4 of a member
-            pass
+        else:  # 6 bits from the base: joins only through a member within 4 bits, never another cluster
+            assert got[s]["dup_cluster_id"] in (base, s), (s, c, k)
     assert {got[s]["dup_cluster_id"] for s, _ in blank} == {sid(1000)}
     assert got[sid(1000)]["dup_cluster_size"] == 50
 
@@ -243,3 +243,12 @@ def test_phash_history_is_verified_by_hamming(spark: SparkSession) -> None:
     run2 = spark.createDataFrame([(sid(2), near), (sid(3), far)], "sample_id string, img_phash bigint")
     got = {r["sample_id"]: r["dup_reason"] for r in phash_dedup(run2, history=hist, run_id="r2").signals.collect()}
     assert got == {sid(2): "history", sid(3): None}
+
+
+def test_exact_dedup_with_several_keys_per_sample_is_transitive(spark: SparkSession) -> None:
+    df = spark.createDataFrame(
+        [(sid(3), [1, 2]), (sid(1), [2, 3]), (sid(2), [3]), (sid(4), [9]), (sid(5), None)],
+        "sample_id string, keys array<bigint>",
+    )
+    got = {r["sample_id"]: (r["dup_cluster_id"], r["dup_cluster_size"]) for r in exact_dedup(df, key_col="keys").signals.collect()}
+    assert got == {sid(1): (sid(1), 3), sid(2): (sid(1), 3), sid(3): (sid(1), 3), sid(4): (sid(4), 1), sid(5): (sid(5), 1)}

@@ -6,6 +6,7 @@ unsigned or half types and Iceberg no fixed-size lists, so the engine widens los
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 _WIDEN = {
@@ -51,7 +52,9 @@ def to_storable(array: pa.Array, target: pa.DataType) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_fixed_size_list(array.type):
-        flat = array.flatten()
-        offsets = pa.array(range(0, len(flat) + 1, array.type.list_size), pa.int32()) if len(array) else pa.array([0], pa.int32())
-        array = pa.ListArray.from_arrays(offsets, flat, mask=array.is_null())
+        # ``.values`` keeps the slots of null lists (``flatten`` drops them), so offsets stay aligned.
+        size = array.type.list_size
+        values = array.values.slice(array.offset * size, len(array) * size)
+        offsets = pa.array(np.arange(0, (len(array) + 1) * size, size, dtype=np.int32))
+        array = pa.ListArray.from_arrays(offsets, values, mask=array.is_null())
     return array.cast(target)

@@ -9,7 +9,8 @@ for every batch. Operators are built on the worker from their params, never pick
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ from spark_mm.engine.arrow_types import storable_schema, to_storable
 from spark_mm.errors import OperatorContractError
 from spark_mm.lake.schema import ERRORS_FIELD, RUN_ID_FIELD, SAMPLES_COLUMNS
 from spark_mm.ops import registry
-from spark_mm.ops.base import Operator, OpParams, Resource
+from spark_mm.ops.base import Operator, OpParams, OpResult, Resource
 
 
 @dataclass(frozen=True)
@@ -89,44 +90,96 @@ def errors_map(n: int, per_op: list[tuple[str, pa.Array]]) -> pa.MapArray:
     return pa.MapArray.from_arrays(pa.array(offsets), pa.array(keys, pa.string()), pa.array(items, pa.string()))
 
 
-def make_stage_fn(plan: StagePlan, run_id: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function a stage's ``mapInArrow`` runs on every partition."""
+def make_stage_fn(plan: StagePlan, run_id: str, prepared: list[Operator] | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:  # type: ignore[type-arg]
+    """The function a stage's ``mapInArrow`` runs on every partition.
+
+    Args:
+        prepared: operators already preflighted on the driver (model weights resolved once, not
+            per task); they pickle their config and weights status only. Default: build from params.
+    """
     params = plan.ops
     schema = plan.output_schema()
     stage = plan.name
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ops = [registry.build(p) for p in params]
+        ops = list(prepared) if prepared is not None else [registry.build(p) for p in params]
         for op in ops:
             op.setup()
-        for batch in batches:
-            yield apply_ops(stage, ops, batch, schema, run_id)
+        yield from run_ops(stage, ops, batches, schema, run_id)
 
     return run
 
 
-def apply_ops(stage: str, ops: list[Operator], batch: pa.RecordBatch, schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> pa.RecordBatch:  # type: ignore[type-arg]
-    """Run the fused operators on one batch and assemble the stage's output batch."""
-    n = batch.num_rows
-    working = batch
-    outputs: dict[str, pa.Array] = {}
-    per_op_errors: list[tuple[str, pa.Array]] = []
-    for op in ops:
-        started = time.perf_counter()
-        result = op.apply(working)
-        if timings is not None:
-            timings[op.name] = timings.get(op.name, 0.0) + time.perf_counter() - started
+@dataclass
+class _Working:
+    """A batch on its way through the fused operators: input, columns so far, per-op errors."""
+
+    source: pa.RecordBatch
+    batch: pa.RecordBatch
+    outputs: dict[str, pa.Array] = field(default_factory=dict)
+    errors: list[tuple[str, pa.Array]] = field(default_factory=list)
+
+    def add(self, op: Operator, result: OpResult) -> "_Working":  # type: ignore[type-arg]
         for name, column in zip(result.columns.schema.names, result.columns.columns):
-            outputs[name] = column
-            working = working.append_column(name, column) if name not in working.schema.names else working
+            self.outputs[name] = column
+            if name not in self.batch.schema.names:
+                self.batch = self.batch.append_column(name, column)
         if result.errors is not None:
-            per_op_errors.append((op.name, result.errors))
-    arrays = [batch.column("sample_id")]
+            self.errors.append((op.name, result.errors))
+        return self
+
+
+def _through(op: Operator, stream: Iterator[_Working], timings: dict[str, float] | None) -> Iterator[_Working]:  # type: ignore[type-arg]
+    """Push a stream of working batches through one operator.
+
+    Operators with ``transform_stream`` (model stages) re-batch across Arrow batches to their own
+    batch size and may read ahead; results come back in input order, matched here by a queue.
+    """
+    streaming = getattr(op, "transform_stream", None)
+    if streaming is None:
+        for w in stream:
+            started = time.perf_counter()
+            result = op.apply(w.batch)
+            if timings is not None:
+                timings[op.name] = timings.get(op.name, 0.0) + time.perf_counter() - started
+            yield w.add(op, result)
+        return
+    pending: deque[_Working] = deque()
+
+    def feed() -> Iterator[pa.RecordBatch]:
+        for w in stream:
+            pending.append(w)
+            yield w.batch
+
+    for result in streaming(feed()):
+        w = pending.popleft()
+        op.check(w.batch, result)
+        yield w.add(op, result)
+
+
+def run_ops(stage: str, ops: list[Operator], batches: Iterable[pa.RecordBatch], schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> Iterator[pa.RecordBatch]:  # type: ignore[type-arg]
+    """Run the fused operators over a stream of batches, yielding the stage's output batches."""
+    stream: Iterator[_Working] = (_Working(b, b) for b in batches)
+    for op in ops:
+        stream = _through(op, stream, timings)
+    for w in stream:
+        yield _assemble(stage, w, schema, run_id)
+
+
+def apply_ops(stage: str, ops: list[Operator], batch: pa.RecordBatch, schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> pa.RecordBatch:  # type: ignore[type-arg]
+    """Run the fused operators on one batch (see :func:`run_ops`)."""
+    (out,) = list(run_ops(stage, ops, [batch], schema, run_id, timings))
+    return out
+
+
+def _assemble(stage: str, w: _Working, schema: pa.Schema, run_id: str) -> pa.RecordBatch:
+    n = w.source.num_rows
+    arrays = [w.source.column("sample_id")]
     for f in schema:
         if f.name in ("sample_id", ERRORS_FIELD.name, RUN_ID_FIELD.name):
             continue
-        arrays.append(to_storable(outputs[f.name], f.type))
-    arrays.append(errors_map(n, per_op_errors))
+        arrays.append(to_storable(w.outputs[f.name], f.type))
+    arrays.append(errors_map(n, w.errors))
     arrays.append(pa.array([run_id] * n, pa.string()))
     out = pa.RecordBatch.from_arrays(arrays, schema=schema)
     if out.num_rows != n:

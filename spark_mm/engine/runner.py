@@ -54,6 +54,7 @@ class RunResult:
     namespace: str
     catalog: str
     stages: list[StageResult] = field(default_factory=list)
+    skipped_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def signals_table(stage: str) -> str:
@@ -73,12 +74,31 @@ class Runner:
         self.run_id = run_id or new_run_id()
         self.spark = spark or build_session(self.recipe.lake, self.recipe.spark, app_name=f"spark-mm {self.recipe.job} {self.run_id}")
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
+        self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver
 
     def lineage(self, stage: str, ops: tuple[str, ...], input: str) -> Lineage:
         return Lineage(self.run_id, self.recipe.job, self.loaded.sha256, code_version(), stage, ops, input)
 
+    def preflight(self) -> dict[str, tuple[str, ...]]:
+        """Resolve model weights of every stage before any work: ``fail`` raises here, ``skip`` is reported.
+
+        Returns:
+            stage name → ids of model operators that will output nulls (weights missing, ``skip``).
+        """
+        from spark_mm.ops.model_base import stage_requirements
+
+        skipped = {}
+        for plan in stage_plans(self.recipe):
+            ops = plan.operators()
+            req = stage_requirements(ops)
+            self.prepared[plan.name] = ops
+            if req.skipped:
+                skipped[plan.name] = req.skipped
+        return skipped
+
     def run(self) -> RunResult:
         result = RunResult(self.run_id, self.recipe.job, self.recipe.namespace, self.recipe.lake.catalog)
+        result.skipped_models = self.preflight()
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
         result.stages.append(self.ingest())
@@ -147,7 +167,7 @@ class Runner:
             res = next(s.resources for s in self.recipe.stages if s.name == plan.name)
             profile = gpu_profile(self.spark, plan.name, res.gpus_per_task, res.cpus_per_task)
             note = "GPU profile" if profile else "no resource profile on this master"
-        out = frame.mapInArrow(make_stage_fn(plan, self.run_id), spark_schema, profile=profile)
+        out = frame.mapInArrow(make_stage_fn(plan, self.run_id, self.prepared.get(plan.name)), spark_schema, profile=profile)
         commit = self.lake.append(target, out, self.lineage(plan.name, plan.op_ids, inputs))
         rows_out = commit.added_records if commit else 0
         if rows_out != rows_in:

@@ -88,6 +88,11 @@ class Operator(ABC, Generic[P]):
     def apply(self, batch: pa.RecordBatch) -> OpResult:
         """Run ``transform`` and enforce the contract: same row count, declared schema."""
         result = self.transform(batch)
+        self.check(batch, result)
+        return result
+
+    def check(self, batch: pa.RecordBatch, result: OpResult) -> None:
+        """Raise OperatorContractError unless ``result`` has one row per input row and the declared schema."""
         if result.columns.num_rows != batch.num_rows:
             raise OperatorContractError(
                 f"{self.id} returned {result.columns.num_rows} rows for {batch.num_rows} input rows"
@@ -98,7 +103,6 @@ class Operator(ABC, Generic[P]):
             )
         if result.errors is not None and len(result.errors) != batch.num_rows:
             raise OperatorContractError(f"{self.id} returned {len(result.errors)} error slots for {batch.num_rows} rows")
-        return result
 
 
 class Filter(Operator[P]):

@@ -12,6 +12,8 @@ def format_summary(result: RunResult, warehouse: str) -> str:
     for s in result.stages:
         flag = " (skipped: " + s.note + ")" if s.skipped else (f"  [{s.note}]" if s.note else "")
         lines.append(f"{s.stage:<12} {s.rows_in:>8} {s.rows_out:>9} {s.rows_with_errors:>7} {s.seconds:>8.1f}  {s.table} @ {s.snapshot_id}{flag}")
+    for stage, ops in result.skipped_models.items():
+        lines.append(f"!! SKIPPED MODELS in stage {stage}: {', '.join(ops)} -- weights not found (on_missing: skip); their columns are null")
     lines.append(f"tables live in catalog '{result.catalog}', warehouse {warehouse}")
     lines.append(f"query them: spark-mm sql \"SELECT * FROM {result.namespace}.signals_<stage> LIMIT 5\"")
     return "\n".join(lines)

@@ -84,3 +84,11 @@ def test_img_meta_op_reads_declared_column() -> None:
     assert op.reads == ("pic",)
     result = op.apply(pa.record_batch({"pic": pa.array([png(3, 4)], pa.binary())}))
     assert result.columns.to_pylist()[0]["img_height"] == 4 and result.errors is None
+
+
+def test_null_fixed_size_lists_keep_their_rows() -> None:
+    arr = pa.array([None, [1.0, 2.0], None], pa.list_(pa.float16(), 2))
+    out = to_storable(arr, storable_type(arr.type))
+    assert out.to_pylist() == [None, [1.0, 2.0], None]
+    all_null = pa.nulls(4, pa.list_(pa.float16(), 3))
+    assert to_storable(all_null, storable_type(all_null.type)).to_pylist() == [None] * 4

@@ -50,15 +50,22 @@ def _lake_and_spark(overrides: list[str]):  # type: ignore[no-untyped-def]
 def cmd_run(args: argparse.Namespace) -> int:
     from spark_mm import recipe as recipes
     from spark_mm.engine.runner import Runner
+    from spark_mm.report.mlflow_log import publish_run, require_mlflow
     from spark_mm.report.summary import format_summary
 
     path = args.recipe_flag or args.recipe_path or (DEFAULT_RECIPES.get(args.job) if args.job else None)
     if not path:
         raise SparkMMError("spark-mm run: give a recipe file, e.g. spark-mm run conf/z_image.yaml")
     loaded = recipes.load(path, args.overrides)  # validated before Spark starts
+    if loaded.recipe.tracking.enabled:
+        require_mlflow()
     runner = Runner(loaded, run_id=args.run_id)
     result = runner.run()
     print(format_summary(result, loaded.recipe.lake.resolved_warehouse()))
+    published = publish_run(runner.spark, result, loaded)
+    print(f"report: {published.report}")
+    if published.mlflow:
+        print(f"mlflow: run {published.mlflow.mlflow_run_id} (experiment {published.mlflow.experiment_id}) in {published.mlflow.tracking_uri}")
     return 0
 
 

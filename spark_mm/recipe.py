@@ -40,6 +40,15 @@ class _StageBase(BaseModel):
     resources: StageResources = Field(default_factory=StageResources)
 
 
+class TrackingSettings(BaseModel):
+    """MLflow logging of each run: on by default; URI from here, ``MLFLOW_TRACKING_URI`` or the project store."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool = True
+    mlflow_uri: str | None = None
+    experiment: str | None = None  # default: the job name
+
+
 class _RecipeBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     job: str = Field(pattern=NAME)
@@ -48,6 +57,7 @@ class _RecipeBase(BaseModel):
     source: SourceSpec
     lake: LakeSettings = Field(default_factory=LakeSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
     @model_validator(mode="after")
     def _check_stages(self) -> "_RecipeBase":
@@ -168,7 +178,7 @@ def _explain(err: ValidationError, raw: Any) -> str:
 def _accepted_tags(loc: tuple[Any, ...]) -> str:
     if "ops" in loc:
         return ", ".join(repr(n) for n in registry.operators())
-    return "'parquet', 'hf', 'warc', 'jsonl', 'sample_images'"
+    return "'parquet', 'hf', 'warc', 'jsonl', 'image_files', 'sample_images'"
 
 
 # Mappings whose keys are free-form strings, taken whole after the prefix; values stay strings.
@@ -262,6 +272,14 @@ def _check_columns(recipe: Any) -> None:
                     f"earlier operator provides; available: {sorted(available)}"
                 )
             available |= set(op.output_schema.names)
+
+
+def from_mapping(raw: dict[str, Any], overrides: list[str] | None = None) -> LoadedRecipe:
+    """Validate a recipe given as a mapping (e.g. built in code); its YAML dump is what gets hashed."""
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    text = yaml.safe_dump(raw, sort_keys=False)
+    return LoadedRecipe(recipe=validate(raw), text=text, sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:

@@ -582,7 +582,8 @@ class MetricsCollector:
             entries = []
             for c, (lo, hi) in ranges.items():
                 width = (hi - lo) / HIST_BINS if hi > lo else 1.0
-                b = F.least(F.floor((finite[c] - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(HIST_BINS - 1))
+                v = finite[c]  # least() skips nulls, so keep null values out explicitly
+                b = F.when(v.isNotNull(), F.least(F.floor((v - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(HIST_BINS - 1)))
                 entries.append(F.struct(F.lit(c).alias("c"), b.alias("b")))
             for r in frame.select(F.inline(F.array(*entries))).where(F.col("b").isNotNull()).groupBy("c", "b").count().collect():
                 bins[r["c"]][int(r["b"])] = int(r["count"])

@@ -42,4 +42,16 @@ fi
 
 # Iceberg runtime + SQLite JDBC driver into .cache/jars, and spark-defaults for spark-submit.
 .venv/bin/python -m spark_mm.engine.jars >/dev/null
+
+# Headless Chromium for the report rendering test (--dev only): installed when missing and we are
+# root with apt; otherwise that one test skips and says why.
+if [[ "$extras" == "dev" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
+    say "installing chromium (headless report test)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+      || say "warning: apt-get install chromium failed; the report rendering test will skip"
+  else
+    say "chromium not found and not root: the report rendering test will skip (Debian: apt-get install chromium)"
+  fi
+fi
 say "ready: .venv, native kernels, Spark jars in .cache/jars"

@@ -114,8 +114,9 @@ def histogram_svg(h: Histogram, width: int = 260, height: int = 90) -> str:
             f'<rect x="{i * bw + 0.5:.1f}" y="{plot_h - bh:.1f}" width="{max(bw - 1, 1):.1f}" height="{bh:.1f}" fill="#5b8bd0"><title>[{_num(lo)}, {_num(hi)}): {c}</title></rect>'
         )
     parts.append(f'<line x1="0" y1="{plot_h + 0.5}" x2="{width}" y2="{plot_h + 0.5}" stroke="#9aa1ae"/>')
-    parts.append(f'<text x="1" y="{height - 2}" font-size="10" fill="#6b7385">{_e(_num(h.minimum))}</text>')
-    parts.append(f'<text x="{width - 1}" y="{height - 2}" font-size="10" fill="#6b7385" text-anchor="end">{_e(_num(h.maximum))}</text>')
+    lo, hi = (f"≤{_num(h.edges[0])}", f"≥{_num(h.edges[-1])}") if h.clipped else (_num(h.minimum), _num(h.maximum))
+    parts.append(f'<text x="1" y="{height - 2}" font-size="10" fill="#6b7385">{_e(lo)}</text>')
+    parts.append(f'<text x="{width - 1}" y="{height - 2}" font-size="10" fill="#6b7385" text-anchor="end">{_e(hi)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -218,7 +219,8 @@ def _histograms(hists: Sequence[Histogram]) -> str:
         return '<section id="histograms"><h2>Signal histograms</h2><p class="muted">No numeric signal columns.</p></section>'
     cells = []
     for h in hists:
-        stats = f"n={_num(h.count)} nulls={_num(h.nulls)} p5={_num(h.p05)} p50={_num(h.p50)} p95={_num(h.p95)}"
+        stats = f"n={_num(h.count)} nulls={_num(h.nulls)} min={_num(h.minimum)} p5={_num(h.p05)} p50={_num(h.p50)} p95={_num(h.p95)} max={_num(h.maximum)}"
+        stats += " (bins p1–p99)" if h.clipped else ""
         cells.append(f'<div class="hist"><div class="t">{_e(h.column)} <span class="muted">({_e(h.stage)})</span></div>{histogram_svg(h)}<div class="s">{stats}</div></div>')
     return f'<section id="histograms"><h2>Signal histograms</h2><div class="hists">{"".join(cells)}</div></section>'
 

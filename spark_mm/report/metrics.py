@@ -148,7 +148,9 @@ class ErrorSummary:
 class Histogram:
     """Equal-width bins of one numeric column, computed in Spark.
 
-    ``edges`` has ``len(counts) + 1`` entries; the last bin includes the maximum.
+    ``edges`` has ``len(counts) + 1`` entries; the last bin includes the maximum. When a few
+    outliers would squash every other value into one bin (min–max range over 10 times the p5–p95
+    range), the bins span p1–p99 instead and the first and last bins also count what lies beyond.
     """
 
     stage: str
@@ -162,6 +164,7 @@ class Histogram:
     p95: float | None
     edges: tuple[float, ...] = ()
     counts: tuple[int, ...] = ()
+    clipped: bool = False  # bins span p1..p99 (outliers far out); the end bins hold everything beyond
 
 
 @dataclass(frozen=True)
@@ -569,33 +572,40 @@ class MetricsCollector:
                 F.count(v).alias(f"n{i}"),
                 F.min(v).alias(f"lo{i}"),
                 F.max(v).alias(f"hi{i}"),
-                F.percentile_approx(v, [0.05, 0.5, 0.95], 1000).alias(f"q{i}"),
+                F.percentile_approx(v, [0.05, 0.5, 0.95, 0.01, 0.99], 1000).alias(f"q{i}"),
             ]
         stats = frame.agg(*aggs).first()
         rows = int(stats["__rows"] or 0)
         ranges: dict[str, tuple[float, float]] = {}
+        clipped: set[str] = set()
         for i, c in enumerate(cols):
             if stats[f"n{i}"]:
-                ranges[c] = (float(stats[f"lo{i}"]), float(stats[f"hi{i}"]))
+                lo, hi = float(stats[f"lo{i}"]), float(stats[f"hi{i}"])
+                p05, _, p95, p01, p99 = (float(x) for x in stats[f"q{i}"])
+                if p99 > p01 and hi - lo > 10 * max(p95 - p05, 0.0) and (p01 > lo or p99 < hi):
+                    lo, hi = p01, p99
+                    clipped.add(c)
+                ranges[c] = (lo, hi)
         bins: dict[str, list[int]] = {c: [0] * HIST_BINS for c in ranges}
         if ranges:
             entries = []
             for c, (lo, hi) in ranges.items():
                 width = (hi - lo) / HIST_BINS if hi > lo else 1.0
                 v = finite[c]  # least() skips nulls, so keep null values out explicitly
-                b = F.when(v.isNotNull(), F.least(F.floor((v - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(HIST_BINS - 1)))
+                b = F.when(v.isNotNull(), F.greatest(F.lit(0), F.least(F.floor((v - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(HIST_BINS - 1))))
                 entries.append(F.struct(F.lit(c).alias("c"), b.alias("b")))
             for r in frame.select(F.inline(F.array(*entries))).where(F.col("b").isNotNull()).groupBy("c", "b").count().collect():
                 bins[r["c"]][int(r["b"])] = int(r["count"])
         out = []
         for i, c in enumerate(cols):
             n = int(stats[f"n{i}"] or 0)
-            q = stats[f"q{i}"] or [None, None, None]
+            q = stats[f"q{i}"] or [None] * 5
             if c in ranges:
                 lo, hi = ranges[c]
                 width = (hi - lo) / HIST_BINS if hi > lo else 1.0
                 edges = tuple(lo + k * width for k in range(HIST_BINS + 1))
-                out.append(Histogram(stage, c, n, rows - n, lo, hi, q[0], q[1], q[2], edges, tuple(bins[c])))
+                minimum, maximum = float(stats[f"lo{i}"]), float(stats[f"hi{i}"])
+                out.append(Histogram(stage, c, n, rows - n, minimum, maximum, q[0], q[1], q[2], edges, tuple(bins[c]), c in clipped))
             else:
                 out.append(Histogram(stage, c, 0, rows, None, None, None, None, None))
         return out

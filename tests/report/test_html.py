@@ -6,6 +6,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from spark_mm.report.html import SECTION_IDS, hbar_chart, histogram_svg, render, report_path, write_report
@@ -117,3 +118,12 @@ def test_write_report_goes_under_home(tmp_path: Path) -> None:
     path = write_report(m, tmp_path)
     assert path == report_path("ns", "r1", tmp_path) == tmp_path / "reports" / "ns" / "r1.html"
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("name", ["spark_mm.report.html", "spark_mm.report.metrics", "spark_mm.report.mlflow_log"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0

@@ -151,3 +151,17 @@ def test_duplicate_clusters_side_by_side(metrics: RunMetrics) -> None:
     assert (cluster.cluster_id, cluster.size) == ("cA", 3)
     assert [(m.sample_id, m.keep, m.reason) for m in cluster.members] == [("s1", True, ""), ("s2", False, "exact:duplicate"), ("s3", False, "exact:duplicate")]
     assert cluster.members[0].thumb.caption == "text of s1"
+
+
+def test_far_outliers_clip_the_bins_to_p1_p99(spark: SparkSession) -> None:
+    from spark_mm.report.metrics import MetricsCollector
+
+    loaded = LoadedRecipe(recipe=recipes.validate(RAW), text="", sha256="0" * 64)
+    collector = MetricsCollector(spark, RunResult("r", "fineweb", NS, "lake"), loaded)
+    frame = spark.range(200).selectExpr("CAST(id AS double) AS score", "id AS row_id").union(spark.createDataFrame([(1e9, 200)], "score double, row_id long"))
+    (h,) = collector.histograms("s", frame)  # row_id is an id: no histogram
+    assert h.clipped and (h.minimum, h.maximum, h.count) == (0.0, 1e9, 201)
+    assert 0 < h.edges[0] < 5 and 190 < h.edges[-1] < 200
+    assert sum(h.counts) == 201 and h.counts[-1] >= 2 and min(h.counts) > 0
+    (plain,) = collector.histograms("s", spark.range(100).selectExpr("CAST(id AS double) AS score"))
+    assert not plain.clipped and plain.edges[0] == 0.0 and plain.edges[-1] == 99.0 and plain.counts == (5,) * 20

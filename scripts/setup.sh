@@ -54,4 +54,9 @@ if [[ "$extras" == "dev" ]] && ! command -v chromium >/dev/null && ! command -v 
     say "chromium not found and not root: the report rendering test will skip (Debian: apt-get install chromium)"
   fi
 fi
+# Airflow: its own virtualenv (.venv-airflow), never this .venv -- see scripts/setup_airflow.sh and
+# docs/airflow.md. --dev installs it so tests/airflow run (they migrate a temporary AIRFLOW_HOME).
+if [[ "$extras" == "dev" ]]; then
+  bash scripts/setup_airflow.sh --venv
+fi
 say "ready: .venv, native kernels, Spark jars in .cache/jars"

@@ -5,7 +5,7 @@
 #      airflow_dags/constraints.txt (everything comes from PyPI; no GitHub constraints URL);
 #   2. a project-local AIRFLOW_HOME (default lakehouse/airflow): minimal airflow.cfg pointing at
 #      airflow_dags/, `airflow db migrate` (SQLite), a local `spark_default` connection (local[*])
-#      unless one exists, and env.sh to source before running airflow commands.
+#      unless one exists, `airflow dags reserialize`, and env.sh to source before airflow commands.
 #   scripts/setup_airflow.sh            both steps
 #   scripts/setup_airflow.sh --venv     only the virtualenv
 # Re-running is cheap: each step is skipped while its stamp (pins, Python, home) is unchanged.
@@ -73,6 +73,8 @@ else
     "$VENV/bin/airflow" connections add spark_default --conn-type spark --conn-host 'local[*]' \
       --conn-description "spark-mm embedded default; point it at a cluster master for production" >/dev/null
   fi
+  # Parse airflow_dags/ into the DB now so `airflow dags list` shows them before a DAG processor runs.
+  "$VENV/bin/airflow" dags reserialize >/dev/null 2>&1 || say "warning: airflow dags reserialize failed; run it to see the import errors"
   echo "$home_stamp" > "$AIRFLOW_HOME/.setup-stamp"
 fi
 say "ready: .venv-airflow, AIRFLOW_HOME=$AIRFLOW_HOME (source $AIRFLOW_HOME/env.sh)"

@@ -115,6 +115,8 @@ def test_dagbag_imports_cleanly_with_schedules_and_retries(airflow_home: Path, t
 def test_job_args_run_id_overrides_and_source_path_precedence(airflow_home: Path, tmp_path: Path) -> None:
     got = run_airflow(
         """
+        import doctest
+        import _spark_mm
         from _spark_mm import spark_mm_run_id
         z, fw = bag.dags["z_image"].tasks[0], bag.dags["fineweb"].tasks[0]
         rid = "scheduled__2026-01-02T00:00:00+00:00"
@@ -131,6 +133,7 @@ def test_job_args_run_id_overrides_and_source_path_precedence(airflow_home: Path
             "rb_default": bag.dags["refinedweb"].tasks[0].job_args({"source_path": None, "overrides": []}, rid),
             "bad": bad,
             "odd_run_id": spark_mm_run_id("z_image", "manual__2026-01-02T03:04:05.678+00:00/x y"),
+            "doctests": doctest.testmod(_spark_mm)._asdict(),
         })
         """,
         airflow_home,
@@ -146,6 +149,7 @@ def test_job_args_run_id_overrides_and_source_path_precedence(airflow_home: Path
     assert got["fw_param"][-1] == "airflow-fineweb-scheduled__2026-01-02T00-00-00-00-00"
     assert got["rb_default"] == ["--recipe", str(REPO / "conf/refinedweb.yaml"), "--run-id", "airflow-refinedweb-scheduled__2026-01-02T00-00-00-00-00"]
     assert got["bad"] and "not KEY=VALUE" in got["bad"]
+    assert got["doctests"]["failed"] == 0 and got["doctests"]["attempted"] >= 2, got["doctests"]
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", got["odd_run_id"]) and got["odd_run_id"].startswith("airflow-z_image-manual__")
 
 

@@ -93,7 +93,7 @@ impl MinHasher {
             a.push(splitmix64(&mut state));
             b.push(splitmix64(&mut state));
         }
-        let mut pstate = 0x5EED_0F_5111_6135u64;
+        let mut pstate = 0x005E_ED0F_5111_6135_u64;
         let pos_mult = (0..params.ngram).map(|_| splitmix64(&mut pstate) | 1).collect();
         Ok(Self { params, a, b, pos_mult, words: Vec::new() })
     }

@@ -34,10 +34,19 @@ class StageResources(BaseModel):
     executor_cores: int | None = Field(None, ge=1)
 
 
+class RunSettings(BaseModel):
+    """How a run commits: chunking for resume, and the audit ceiling for write-audit-publish."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    commit_chunks: int = Field(1, ge=1, description="commits per stage (bucket groups); a killed run resumes at chunk granularity")
+    max_error_rate: float = Field(1.0, ge=0.0, le=1.0, description="audit ceiling on the fraction of rows with errors")
+
+
 class _StageBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(pattern=NAME)
     resources: StageResources = Field(default_factory=StageResources)
+    max_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides run.max_error_rate for this stage")
 
 
 class TrackingSettings(BaseModel):
@@ -58,6 +67,7 @@ class _RecipeBase(BaseModel):
     lake: LakeSettings = Field(default_factory=LakeSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
 
     @model_validator(mode="after")
     def _check_stages(self) -> "_RecipeBase":
@@ -70,6 +80,8 @@ class _RecipeBase(BaseModel):
             kinds = {registry.operators()[p.op].resource for p in s.ops}
             if len(kinds) > 1:
                 raise ValueError(f"stage {s.name!r} mixes CPU and GPU operators; put GPU operators in their own stage")
+        if self.run.commit_chunks > self.lake.buckets:
+            raise ValueError(f"run.commit_chunks ({self.run.commit_chunks}) cannot exceed lake.buckets ({self.lake.buckets}): a chunk is a group of buckets")
         return self
 
 

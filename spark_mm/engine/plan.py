@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,12 +91,13 @@ def errors_map(n: int, per_op: list[tuple[str, pa.Array]]) -> pa.MapArray:
     return pa.MapArray.from_arrays(pa.array(offsets), pa.array(keys, pa.string()), pa.array(items, pa.string()))
 
 
-def make_stage_fn(plan: StagePlan, run_id: str, prepared: list[Operator] | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:  # type: ignore[type-arg]
+def make_stage_fn(plan: StagePlan, run_id: str, prepared: list[Operator] | None = None, seconds: Any = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:  # type: ignore[type-arg]
     """The function a stage's ``mapInArrow`` runs on every partition.
 
     Args:
         prepared: operators already preflighted on the driver (model weights resolved once, not
             per task); they pickle their config and weights status only. Default: build from params.
+        seconds: a Spark accumulator (``SecondsByOp``) that receives per-operator worker seconds.
     """
     params = plan.ops
     schema = plan.output_schema()
@@ -105,7 +107,10 @@ def make_stage_fn(plan: StagePlan, run_id: str, prepared: list[Operator] | None 
         ops = list(prepared) if prepared is not None else [registry.build(p) for p in params]
         for op in ops:
             op.setup()
-        yield from run_ops(stage, ops, batches, schema, run_id)
+        timings: dict[str, float] = {}
+        yield from run_ops(stage, ops, batches, schema, run_id, timings)
+        if seconds is not None:
+            seconds.add(timings)
 
     return run
 

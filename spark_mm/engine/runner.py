@@ -15,10 +15,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
+from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
 from spark_mm.engine.resources import gpu_profile
 from spark_mm.engine.session import build_session
 from spark_mm.errors import StageCountMismatch
+from spark_mm.lake.audit import AuditFailed, AuditReport, AuditSpec, audit
 from spark_mm.lake.lineage import Lineage, code_version, new_run_id
 from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.lake.tables import Lake
@@ -45,6 +47,7 @@ class StageResult:
     snapshot_id: int | None
     skipped: bool = False
     note: str = ""
+    op_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,8 +79,8 @@ class Runner:
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
         self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver
 
-    def lineage(self, stage: str, ops: tuple[str, ...], input: str) -> Lineage:
-        return Lineage(self.run_id, self.recipe.job, self.loaded.sha256, code_version(), stage, ops, input)
+    def lineage(self, stage: str, ops: tuple[str, ...], input: str, chunk: str = "1/1") -> Lineage:
+        return Lineage(self.run_id, self.recipe.job, self.loaded.sha256, code_version(), stage, ops, input, chunk)
 
     def preflight(self) -> dict[str, tuple[str, ...]]:
         """Resolve model weights of every stage before any work: ``fail`` raises here, ``skip`` is reported.
@@ -121,9 +124,17 @@ class Runner:
         rows_in = source.frame.count()
         existing = self.spark.table(table).select("sample_id")
         new = source.frame.join(existing, "sample_id", "left_anti").select(*SAMPLES_COLUMNS)
-        commit = self.lake.append(SAMPLES, new, self.lineage("ingest", (), source.input))
+        errors = 0
+
+        def check(added: DataFrame) -> None:
+            nonlocal errors
+            rows = added.agg(F.count(F.lit(1)), F.sum(F.col("sample_id").isNull().cast("long")), F.sum(F.col("ingest_error").isNotNull().cast("long"))).first()
+            if rows[1]:
+                raise AuditFailed(f"ingest into {table}: null check failed: {rows[1]} rows have null sample_id")
+            errors = int(rows[2] or 0)
+
+        commit = self.lake.append(SAMPLES, new, self.lineage("ingest", (), source.input), audit=check)
         added = commit.added_records if commit else 0
-        errors = self.spark.table(table).where(F.col("ingest_run_id") == self.run_id).where(F.col("ingest_error").isNotNull()).count() if commit else 0
         return StageResult(
             "ingest", table, rows_in, added, errors, time.perf_counter() - started, commit.snapshot_id if commit else None,
             note=f"{rows_in - added} already in the table" if rows_in != added else "",
@@ -150,31 +161,53 @@ class Runner:
         return frame, ",".join(inputs)
 
     def run_stage(self, plan: StagePlan, produced: dict[str, str]) -> StageResult:
+        """Run one stage in ``run.commit_chunks`` bucket groups, each written, audited and published.
+
+        A chunk this run already published is skipped, so a killed run resumes where it stopped.
+        """
         target = signals_table(plan.name)
         table = self.lake.table(target)
-        done = self.lake.find_commit(target, self.run_id, plan.name)
-        if done:
-            return StageResult(plan.name, table, done.added_records, done.added_records, 0, 0.0, done.snapshot_id, skipped=True, note="already committed by this run")
+        spec = next(s for s in self.recipe.stages if s.name == plan.name)
+        chunks = self.recipe.run.commit_chunks
+        max_error_rate = spec.max_error_rate if spec.max_error_rate is not None else self.recipe.run.max_error_rate
         started = time.perf_counter()
-        arrow_schema = plan.output_schema()
-        spark_schema = from_arrow_schema(arrow_schema)
+        spark_schema = from_arrow_schema(plan.output_schema())
         self.lake.ensure_table(target, spark_schema)
-        frame, inputs = self.stage_input(plan, produced)
-        rows_in = frame.count()
-        note = ""
-        profile = None
+        profile, note = None, ""
         if plan.resource is Resource.GPU:
-            res = next(s.resources for s in self.recipe.stages if s.name == plan.name)
-            profile = gpu_profile(self.spark, plan.name, res.gpus_per_task, res.cpus_per_task)
+            profile = gpu_profile(self.spark, plan.name, spec.resources.gpus_per_task, spec.resources.cpus_per_task)
             note = "GPU profile" if profile else "no resource profile on this master"
-        out = frame.mapInArrow(make_stage_fn(plan, self.run_id, self.prepared.get(plan.name)), spark_schema, profile=profile)
-        commit = self.lake.append(target, out, self.lineage(plan.name, plan.op_ids, inputs))
-        rows_out = commit.added_records if commit else 0
-        if rows_out != rows_in:
-            raise StageCountMismatch(f"stage {plan.name!r}: read {rows_in} rows but committed {rows_out} to {table} (snapshot {commit.snapshot_id if commit else None})")
-        with_errors = (
-            self.spark.read.option("versionAsOf", commit.snapshot_id).table(table).where(F.col("run_id") == self.run_id).where(F.size("errors") > 0).count()
-            if commit
-            else 0
-        )
-        return StageResult(plan.name, table, rows_in, rows_out, with_errors, time.perf_counter() - started, commit.snapshot_id if commit else None, note=note)
+        seconds = self.spark.sparkContext.accumulator({}, SecondsByOp())
+        frame, inputs = self.stage_input(plan, produced)
+        result = StageResult(plan.name, table, 0, 0, 0, 0.0, None, note=note)
+        resumed = 0
+        for i in range(chunks):
+            chunk = f"{i + 1}/{chunks}"
+            done = self.lake.find_commit(target, self.run_id, plan.name, chunk)
+            if done:
+                resumed += 1
+                result.rows_in += done.added_records
+                result.rows_out += done.added_records
+                result.snapshot_id = done.snapshot_id
+                continue
+            part = frame if chunks == 1 else frame.where(F.expr(f"{self.recipe.lake.catalog}.system.bucket({self.recipe.lake.buckets}, sample_id) % {chunks} = {i}"))
+            rows_in = part.count()
+            out = part.mapInArrow(make_stage_fn(plan, self.run_id, self.prepared.get(plan.name), seconds), spark_schema, profile=profile)
+            audit_spec = AuditSpec(expected_rows=rows_in, max_error_rate=max_error_rate, required=spark_schema)
+            reports: list[AuditReport] = []
+            what = f"stage {plan.name!r} chunk {chunk} ({table})"
+            commit = self.lake.append(target, out, self.lineage(plan.name, plan.op_ids, inputs, chunk), audit=lambda added: reports.append(audit(added, audit_spec, what)))
+            rows_out = commit.added_records if commit else 0
+            if rows_out != rows_in:
+                raise StageCountMismatch(f"{what}: read {rows_in} rows but published {rows_out}")
+            result.rows_in += rows_in
+            result.rows_out += rows_out
+            result.rows_with_errors += sum(r.rows_with_errors for r in reports)
+            result.snapshot_id = commit.snapshot_id if commit else result.snapshot_id
+        result.seconds = time.perf_counter() - started
+        result.op_seconds = dict(seconds.value)
+        if resumed == chunks:
+            result.skipped, result.note = True, "already committed by this run"
+        elif resumed:
+            result.note = (result.note + "; " if result.note else "") + f"resumed: {resumed}/{chunks} chunks were already committed"
+        return result

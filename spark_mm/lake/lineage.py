@@ -29,6 +29,7 @@ class Lineage:
     stage: str
     ops: tuple[str, ...]
     input: str
+    chunk: str = "1/1"  # which commit chunk of the stage (bucket group i of n)
 
     def properties(self) -> dict[str, str]:
         """Snapshot summary properties, keys prefixed with ``spark-mm.``."""
@@ -40,7 +41,13 @@ class Lineage:
             f"{PREFIX}stage": self.stage,
             f"{PREFIX}ops": ",".join(self.ops),
             f"{PREFIX}input": self.input,
+            f"{PREFIX}chunk": self.chunk,
         }
+
+    @property
+    def wap_id(self) -> str:
+        """The write-audit-publish id of this commit: unique per run, stage and chunk."""
+        return f"{self.run_id}.{self.stage}.{self.chunk.replace('/', 'of')}"
 
 
 def new_run_id() -> str:

@@ -3,6 +3,7 @@ and finding a run's earlier commit (which is what makes a retried run append not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -19,6 +20,7 @@ _TABLE_PROPERTIES = {
     "write.spark.fanout.enabled": "true",
     "write.spark.accept-any-schema": "true",
     "write.parquet.compression-codec": "zstd",
+    "write.wap.enabled": "true",  # stage commits are staged, audited, then published
 }
 
 
@@ -75,25 +77,65 @@ class Lake:
             f"JOIN {self.table(name)}.history h ON s.snapshot_id = h.snapshot_id "
             f"WHERE h.is_current_ancestor ORDER BY s.committed_at"
         ).collect()
-        return [Commit(int(r[0]), int(r[1].get("added-records", 0)), dict(r[1])) for r in rows if f"{PREFIX}run-id" in r[1]]
+        staged = {
+            r[0]["wap.id"]: dict(r[0])
+            for r in self.spark.sql(f"SELECT summary FROM {self.table(name)}.snapshots WHERE summary['wap.id'] IS NOT NULL").collect()
+        }
+        out = []
+        for r in rows:
+            summary = dict(r[1])
+            wap = summary.get("published-wap-id")
+            if wap in staged:  # a cherry-picked publish: lineage lives on the staged snapshot
+                summary = {**{k: v for k, v in staged[wap].items() if k.startswith(PREFIX)}, **summary}
+            if f"{PREFIX}run-id" in summary:
+                out.append(Commit(int(r[0]), int(summary.get("added-records", 0)), summary))
+        return out
 
-    def find_commit(self, name: str, run_id: str, stage: str) -> Commit | None:
-        """The commit this run already made for this stage, if any."""
+    def find_commit(self, name: str, run_id: str, stage: str, chunk: str | None = None) -> Commit | None:
+        """The published commit this run already made for this stage (and chunk), if any."""
         if not self.exists(name):
             return None
         for c in self.commits(name):
-            if c.summary.get(f"{PREFIX}run-id") == run_id and c.summary.get(f"{PREFIX}stage") == stage:
+            s = c.summary
+            if s.get(f"{PREFIX}run-id") == run_id and s.get(f"{PREFIX}stage") == stage and (chunk is None or s.get(f"{PREFIX}chunk", "1/1") == chunk):
                 return c
         return None
 
-    def append(self, name: str, frame: DataFrame, lineage: Lineage) -> Commit | None:
-        """Append ``frame`` with lineage in the snapshot summary; None when nothing was committed."""
-        before = self.current_snapshot_id(name)
-        writer = frame.writeTo(self.table(name)).option("mergeSchema", "true")
-        for key, value in lineage.properties().items():
-            writer = writer.option(f"snapshot-property.{key}", value)
-        writer.append()
-        after = self.current_snapshot_id(name)
-        if after is None or after == before:
+    def append(self, name: str, frame: DataFrame, lineage: Lineage, audit: Callable[[DataFrame], object] | None = None) -> Commit | None:
+        """Write-audit-publish ``frame`` with lineage in the snapshot summary.
+
+        The write is staged under the lineage's WAP id (``main`` does not move), ``audit`` gets the
+        rows the staged snapshot added and raises to refuse them, and only then is the snapshot
+        published. Returns the published commit, or None when nothing was staged.
+        """
+        full = self.table(name)
+        self.spark.conf.set("spark.wap.id", lineage.wap_id)
+        try:
+            writer = frame.writeTo(full).option("mergeSchema", "true")
+            for key, value in lineage.properties().items():
+                writer = writer.option(f"snapshot-property.{key}", value)
+            writer.append()
+        finally:
+            self.spark.conf.unset("spark.wap.id")
+        staged = self._staged_snapshot(name, lineage.wap_id)
+        if staged is None:
             return None
-        return self.find_commit(name, lineage.run_id, lineage.stage)
+        if audit is not None:
+            audit(self.added_rows(name, staged))
+        self.spark.sql(f"CALL {self.settings.catalog}.system.publish_changes(table => '{self.namespace}.{name}', wap_id => '{lineage.wap_id}')")
+        return self.find_commit(name, lineage.run_id, lineage.stage, lineage.chunk)
+
+    def _staged_snapshot(self, name: str, wap_id: str) -> int | None:
+        rows = self.spark.sql(
+            f"SELECT snapshot_id FROM {self.table(name)}.snapshots WHERE summary['wap.id'] = '{wap_id}' ORDER BY committed_at DESC LIMIT 1"
+        ).collect()
+        return int(rows[0][0]) if rows else None
+
+    def added_rows(self, name: str, snapshot_id: int) -> DataFrame:
+        """The rows one append snapshot added (an incremental read from its parent)."""
+        parent = self.spark.sql(f"SELECT parent_id FROM {self.table(name)}.snapshots WHERE snapshot_id = {snapshot_id}").first()[0]
+        reader = self.spark.read.format("iceberg").option("end-snapshot-id", str(snapshot_id))
+        if parent is not None:
+            reader = reader.option("start-snapshot-id", str(parent))
+            return reader.load(self.table(name))
+        return self.spark.read.option("versionAsOf", snapshot_id).table(self.table(name))

@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.sources.files import list_files, source_key
 from spark_mm.sources.ids import sample_id_col
-from spark_mm.sources.specs import HuggingFaceSource, JsonlSource, ParquetSource, SampleImagesSource, WarcSource
+from spark_mm.sources.specs import HuggingFaceSource, ImageFilesSource, JsonlSource, ParquetSource, SampleImagesSource, WarcSource
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ def read_source(spark: SparkSession, spec: object, run_id: str) -> SourceRead:
         root, files = list_files(spec.path, (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson"))
         options = {"format": "jsonl", "text_column": spec.text_column, "id_column": spec.id_column or "", "url_column": spec.url_column or ""}
         return SourceRead(_read_records(spark, root, files, run_id, options), files_digest("jsonl", root, files))
+    if isinstance(spec, ImageFilesSource):
+        exts = tuple(e.lower() for e in spec.extensions) + tuple(e.upper() for e in spec.extensions)
+        root, files = list_files(spec.path, exts)
+        return SourceRead(_read_image_files(spark, spec, root, files, run_id), files_digest("image_files", root, files))
     raise TypeError(f"unsupported source spec {type(spec).__name__}")
 
 
@@ -164,3 +168,27 @@ def _error_rows(spark: SparkSession, root: Path, bad: list[tuple[Path, str]], ru
         row.update(sample_id=sample_id(source_key(root, f), -1), source_uri=f.as_uri(), source_offset=-1, ingest_run_id=run_id, ingest_error=msg)
         rows.append(tuple(row[c] for c in SAMPLES_COLUMNS))
     return spark.createDataFrame(rows, SAMPLES_DDL)
+
+
+def _read_image_files(spark: SparkSession, spec: ImageFilesSource, root: Path, files: list[Path], run_id: str) -> DataFrame:
+    """One row per file; oversize files keep their row (with an error) but not their payload."""
+    df = spark.read.format("binaryFile").load([f.as_uri() for f in files])
+    root_prefix = root.as_posix().rstrip("/") + "/"
+    local_path = F.regexp_replace(F.col("path"), r"^file:/+", "/")
+    key = F.substring(local_path, len(root_prefix) + 1, 1 << 20)
+    too_big = F.col("length") > F.lit(spec.max_file_bytes)
+    return df.select(
+        sample_id_col(key, F.lit("0")).alias("sample_id"),
+        F.col("path").alias("source_uri"),
+        F.lit(0).cast("long").alias("source_offset"),
+        key.alias("source_record_id"),
+        F.lit(run_id).alias("ingest_run_id"),
+        F.lit(None).cast("string").alias("url"),
+        F.lit(None).cast("string").alias("caption"),
+        F.lit(None).cast("string").alias("text"),
+        F.when(too_big, F.lit(None).cast("binary")).otherwise(F.col("content")).alias("image"),
+        F.lit(None).cast("binary").alias("payload"),
+        F.lit(None).cast("string").alias("mime_type"),
+        F.create_map(F.lit("length"), F.col("length").cast("string"), F.lit("modified"), F.col("modificationTime").cast("string")).alias("record_meta"),
+        F.when(too_big, F.concat(F.lit("file of "), F.col("length").cast("string"), F.lit(f" bytes exceeds max_file_bytes {spec.max_file_bytes}"))).alias("ingest_error"),
+    )

@@ -58,6 +58,15 @@ class JsonlSource(_Source):
     url_column: str | None = "url"
 
 
+class ImageFilesSource(_Source):
+    """A directory (or glob) of image files, one sample per file (Spark's binaryFile reader)."""
+
+    type: Literal["image_files"]
+    path: str
+    extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
+    max_file_bytes: int = Field(64 * 1024 * 1024, gt=0, description="larger files become error rows without their payload")
+
+
 class SampleImagesSource(_Source):
     """The embedded demo dataset: scikit-image's CC0 photos with realistic variants, generated on first use."""
 
@@ -67,6 +76,6 @@ class SampleImagesSource(_Source):
 
 
 SourceSpec = Annotated[
-    Union[ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, SampleImagesSource],
+    Union[ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, ImageFilesSource, SampleImagesSource],
     Field(discriminator="type"),
 ]

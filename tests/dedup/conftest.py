@@ -1,28 +1,9 @@
-"""One session-scoped plain local[2] SparkSession for the dedup tests (no Iceberg needed)."""
+"""Dedup test helpers; the ``spark`` fixture is the session-wide one from tests/conftest.py."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
-import pytest
-from pyspark.sql import SparkSession
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("spark-mm-dedup-tests")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.adaptive.enabled", "true")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def sid(i: int) -> str:

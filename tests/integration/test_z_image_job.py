@@ -27,9 +27,11 @@ def first_run(spark: SparkSession, lake_home: Path):  # type: ignore[no-untyped-
 def test_every_record_accounted_for(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     _, result = first_run
     n = len(build_rows())
-    ingest, cpu = result.stages
+    ingest, cpu, models = result.stages
     assert (ingest.rows_in, ingest.rows_out) == (n, n)
     assert (cpu.rows_in, cpu.rows_out) == (n, n)
+    assert (models.rows_in, models.rows_out) == (n, n)
+    assert set(result.skipped_models["image_models"]) == {"img_clip@1", "img_aesthetic@1", "img_siglip2@1"}
     assert spark.sql("SELECT count(*) FROM zi.samples").first()[0] == n
     assert spark.sql("SELECT count(DISTINCT sample_id) FROM zi.signals_image_cpu").first()[0] == n
 
@@ -47,8 +49,9 @@ def test_signals_and_error_rows(first_run, spark: SparkSession) -> None:  # type
     assert astro.errors == {}
     assert rows["coffee/webp_q80"].img_format == "webp"
     assert rows["corrupt/random_bytes"].errors["img_meta"].startswith("unrecognised image format")
-    assert rows["corrupt/empty"].errors == {"img_meta": "empty payload"}
-    assert rows["corrupt/null_payload"].errors == {"img_meta": "null image payload"}
+    assert rows["corrupt/empty"].errors["img_meta"] == "empty payload"
+    assert rows["corrupt/null_payload"].errors["img_meta"] == "null image payload"
+    assert set(rows["corrupt/empty"].errors) >= {"img_meta", "img_signals"}
     assert "decompression-bomb guard" in rows["corrupt/png_bomb_header"].errors["img_meta"]
     assert rows["corrupt/png_bomb_header"].img_width == 60000  # header signals kept
 
@@ -69,7 +72,7 @@ def test_lineage_on_every_commit(first_run, spark: SparkSession) -> None:  # typ
         assert s["spark-mm.job"] == "z_image"
         assert s["spark-mm.recipe-sha256"] == loaded.sha256
     cpu = spark.sql("SELECT summary FROM zi.signals_image_cpu.snapshots").first()[0]
-    assert cpu["spark-mm.ops"] == "img_meta@1"
+    assert cpu["spark-mm.ops"] == "img_meta@1,img_signals@1,img_quality_filter@1"
     samples_snap = spark.sql("SELECT snapshot_id FROM zi.samples.snapshots").first()[0]
     assert cpu["spark-mm.input"] == f"lake.zi.samples@{samples_snap}"
     ingest = spark.sql("SELECT summary FROM zi.samples.snapshots").first()[0]
@@ -88,7 +91,7 @@ def test_same_run_id_never_appends_twice(first_run, spark: SparkSession) -> None
 def test_new_run_on_same_data_adds_no_rows(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     loaded, _ = first_run
     result = Runner(loaded, run_id="run-2", spark=spark).run()
-    assert [s.rows_out for s in result.stages] == [0, 0]
+    assert [s.rows_out for s in result.stages] == [0, 0, 0]
     assert result.stages[0].rows_in == len(build_rows())
     assert spark.sql("SELECT count(*) FROM zi.signals_image_cpu").first()[0] == len(build_rows())
 

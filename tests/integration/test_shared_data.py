@@ -1,0 +1,56 @@
+"""Real third-party inputs from ../shared/data through the real jobs (skipped when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import SparkSession
+
+from spark_mm import recipe as recipes
+from spark_mm.engine.runner import Runner
+
+REPO = Path(__file__).resolve().parents[2]
+# Files that break naive decoders; two of them decode to valid pixels (see docs/image_signals.md).
+DECODABLE_BROKEN = {"invalid-exif.jpg", "png_decompression_dos.png"}
+
+
+@pytest.mark.shared_data
+def test_every_image_file_accounted_for(spark: SparkSession, shared_data: Path) -> None:
+    images = shared_data / "images"
+    raw = yaml.safe_load((REPO / "conf" / "z_image.yaml").read_text())
+    raw["stages"] = raw["stages"][:1]  # the CPU stage: decode, signals, hashes, quality filter
+    raw["source"] = {"type": "image_files", "path": str(images)}
+    loaded = recipes.from_mapping(raw, ["namespace=shared_img", "lake.buckets=4"])
+    result = Runner(loaded, run_id="shared-img", spark=spark).run()
+    n_files = sum(1 for p in images.rglob("*") if p.is_file())
+    ingest, cpu = result.stages
+    assert ingest.rows_in == ingest.rows_out == n_files
+    assert cpu.rows_in == cpu.rows_out == n_files
+    rows = spark.sql(
+        "SELECT s.source_record_id AS f, g.errors, g.img_phash FROM shared_img.samples s JOIN shared_img.signals_image_cpu g USING (sample_id)"
+    ).collect()
+    broken = {Path(r.f).name: r for r in rows if r.f.startswith("broken/")}
+    assert len(broken) == 8
+    for name, row in broken.items():
+        if name in DECODABLE_BROKEN:
+            continue
+        assert row.errors, f"{name} should carry an error message"
+    photos = [r for r in rows if r.f.startswith("photos/")]
+    assert photos and all(not r.errors and r.img_phash is not None for r in photos)
+
+
+@pytest.mark.shared_data
+def test_all_shared_warc_files_through_the_fineweb_job(spark: SparkSession, shared_data: Path) -> None:
+    loaded = recipes.load(REPO / "conf" / "fineweb.yaml", ["namespace=shared_warc", "lake.buckets=4", f"source.path={shared_data / 'warc'}"])
+    result = Runner(loaded, run_id="shared-warc", spark=spark).run()
+    ingest, text = result.stages
+    assert ingest.rows_in == ingest.rows_out > 150
+    assert text.rows_in == text.rows_out == ingest.rows_out
+    clipped = spark.sql(
+        "SELECT ingest_error FROM shared_warc.samples WHERE source_uri LIKE '%resiliparse_clipped%' AND ingest_error IS NOT NULL"
+    ).collect()
+    assert clipped, "the truncated record must become an error row"
+    kept = spark.sql("SELECT count(*) FROM shared_warc.signals_text WHERE txt_fineweb_ok AND txt_c4_ok AND txt_gopher_quality_ok").first()[0]
+    assert kept > 0

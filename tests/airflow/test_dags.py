@@ -43,7 +43,7 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not AIRFLOW_PY.exists():
         reason = f"{AIRFLOW_PY} not found: run scripts/setup_airflow.sh (Airflow lives in its own venv)"
         if os.environ.get("CI"):
-            pytest.fail(reason + " -- CI must have it (scripts/test.sh sets it up)")
+            pytest.fail(reason + " -- CI must have it (scripts/setup.sh --dev, i.e. make test, sets it up)")
         pytest.skip(reason)
     home = tmp_path_factory.mktemp("airflow_home")
     env = {**os.environ, "AIRFLOW_HOME": str(home)}

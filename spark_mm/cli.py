@@ -2,6 +2,8 @@
 
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID]
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...]
+    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
+    spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
 """
 
 from __future__ import annotations
@@ -33,6 +35,26 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "json"), default="table")
     sql.add_argument("--limit", type=int, default=1000, help="rows to print at most")
     sql.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings, e.g. --set lake.catalog=prod")
+
+    cur = sub.add_parser("curate", help="run a curation query into a tagged curated table; export shards")
+    cur.add_argument("query_file", help="SQL file over the signal tables (${namespace}, ${catalog} substituted)")
+    cur.add_argument("--recipe", help="recipe whose namespace, lake and spark settings apply")
+    cur.add_argument("--namespace", help="namespace of the input tables (default: the recipe's)")
+    cur.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="recipe keys with --recipe; else lake.*, spark.*, namespace")
+    cur.add_argument("--into", help="curated table <ns>.curated_<INTO> (default: query file name without _curate)")
+    cur.add_argument("--export", dest="export_dir", help="write shards and manifest.json into this directory")
+    cur.add_argument("--format", dest="formats", action="append", choices=("parquet", "webdataset"), help="export format, repeatable (default: both)")
+    cur.add_argument("--shard-size", type=int, default=10_000, help="target rows per shard")
+    cur.add_argument("--run-id", help="re-using an id re-exports its curated snapshot without committing again")
+
+    for name, text in (("runs", "list runs from snapshot summaries (pyiceberg, no Spark)"), ("lineage", "list a table's snapshots with lineage and time-travel ids")):
+        ins = sub.add_parser(name, help=text)
+        if name == "lineage":
+            ins.add_argument("table", help="NAMESPACE.TABLE")
+        else:
+            ins.add_argument("--namespace", help="only this namespace (default: all)")
+        ins.add_argument("--format", choices=("table", "json"), default="table")
+        ins.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake.* settings")
     return p
 
 
@@ -83,6 +105,47 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_curate(args: argparse.Namespace) -> int:
+    from spark_mm.engine.session import build_session
+    from spark_mm.lake.curate import ExportFormat, curate
+    from spark_mm.lake.lineage import new_run_id
+    from spark_mm.lake.settings import LakeSettings, SparkSettings
+    from spark_mm.recipe import apply_overrides
+
+    if args.recipe:
+        from spark_mm import recipe as recipes
+
+        r = recipes.load(args.recipe, args.overrides).recipe
+        lake, spark_settings, namespace, job = r.lake, r.spark, args.namespace or r.namespace, r.job
+    else:
+        raw = apply_overrides({"lake": {}, "spark": {}}, args.overrides)
+        unknown = set(raw) - {"lake", "spark", "namespace"}
+        if unknown:
+            raise SparkMMError(f"--set without --recipe: only lake.*, spark.* and namespace apply; got {sorted(unknown)}")
+        lake, spark_settings, namespace, job = LakeSettings(**raw["lake"]), SparkSettings(**raw["spark"]), args.namespace or raw.get("namespace"), "curate"
+    if not namespace:
+        raise SparkMMError("spark-mm curate: give --recipe or --namespace")
+    spark = build_session(lake, spark_settings, app_name="spark-mm curate")
+    formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
+    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, args.export_dir, formats, args.shard_size)
+    print(f"{res.table} @ {res.snapshot_id} (tag {res.tag}): {res.rows} rows{' (already committed by this run id)' if res.reused else ''}")
+    print("inputs: " + ", ".join(f"{t}@{s}" for t, s in res.inputs.items()))
+    if res.manifest:
+        print(f"export: {len(res.shards)} shards, manifest {res.manifest}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from spark_mm.lake import inspect
+
+    lake, _ = _lake_and_spark(args.overrides)
+    if args.command == "runs":
+        print(inspect.format_runs(inspect.runs(args.namespace, lake), args.format))
+    else:
+        print(inspect.format_lineage(inspect.lineage(args.table, lake), args.format))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
@@ -91,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "sql":
             return cmd_sql(args)
+        if args.command == "curate":
+            return cmd_curate(args)
+        if args.command in ("runs", "lineage"):
+            return cmd_inspect(args)
     except SparkMMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

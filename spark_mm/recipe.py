@@ -19,6 +19,7 @@ from spark_mm.errors import RecipeError
 from spark_mm.lake.settings import LakeSettings, SparkSettings
 from spark_mm.ops import registry
 from spark_mm.ops.base import OpParams, Resource
+from spark_mm.dedup.steps import DedupStep
 from spark_mm.sources.specs import SourceSpec
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -68,6 +69,7 @@ class _RecipeBase(BaseModel):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     run: RunSettings = Field(default_factory=RunSettings)
+    dedup: list[DedupStep] = Field(default_factory=list, description="dedup steps after the stages")
 
     @model_validator(mode="after")
     def _check_stages(self) -> "_RecipeBase":
@@ -158,7 +160,7 @@ def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     for i, part in enumerate(loc):
         prev = loc[i - 1] if i else None
         is_tag = isinstance(part, str) and (
-            prev == "source" or (isinstance(prev, int) and i >= 2 and loc[i - 2] == "ops")
+            prev == "source" or (isinstance(prev, int) and i >= 2 and loc[i - 2] in ("ops", "dedup"))
         )
         if not is_tag:
             out.append(part)
@@ -188,6 +190,8 @@ def _explain(err: ValidationError, raw: Any) -> str:
 
 
 def _accepted_tags(loc: tuple[Any, ...]) -> str:
+    if "dedup" in loc:
+        return "'phash', 'minhash', 'exact', 'url'"
     if "ops" in loc:
         return ", ".join(repr(n) for n in registry.operators())
     return "'parquet', 'hf', 'warc', 'jsonl', 'image_files', 'sample_images'"
@@ -284,6 +288,19 @@ def _check_columns(recipe: Any) -> None:
                     f"earlier operator provides; available: {sorted(available)}"
                 )
             available |= set(op.output_schema.names)
+    produced = available - set(SAMPLES_COLUMNS)
+    names = [d.name for d in recipe.dedup]
+    if len(set(names)) != len(names):
+        raise RecipeError(f"invalid recipe:\n  dedup: step names must be unique; got {names}")
+    for di, step in enumerate(recipe.dedup):
+        cols = [step.column] + ([step.keep.signal_column] if step.keep.signal_column else [])
+        cols += [getattr(step, "signature_column", None)] if getattr(step, "signature_column", None) else []
+        missing = [c for c in cols if c not in produced]
+        if missing:
+            raise RecipeError(
+                f"invalid recipe:\n  dedup[{di}] ({step.method}) reads {missing}, which no stage operator produces; "
+                f"add the operator that writes it (e.g. img_signals for img_phash, txt_minhash, url_key, txt_exact_key); produced: {sorted(produced)}"
+            )
 
 
 def from_mapping(raw: dict[str, Any], overrides: list[str] | None = None) -> LoadedRecipe:

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
+from spark_mm.engine.dedup_stage import run_dedup_step
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
 from spark_mm.engine.resources import gpu_profile
@@ -112,6 +113,8 @@ class Runner:
             for f in plan.output_schema():
                 if f.name not in ("sample_id", "errors", "run_id"):
                     produced[f.name] = signals_table(plan.name)
+        for step in self.recipe.dedup:
+            result.stages.append(run_dedup_step(self, step, produced))
         return result
 
     def ingest(self) -> StageResult:

@@ -17,20 +17,14 @@ REPO = Path(__file__).resolve().parents[2]
 LINEAGE_KEYS = ["run-id", "job", "recipe-sha256", "code-version", "stage", "ops", "input"]
 
 
-@pytest.fixture(scope="module")
-def first_run(spark: SparkSession, lake_home: Path):  # type: ignore[no-untyped-def]
-    loaded = recipes.load(REPO / "conf" / "z_image.yaml", ["namespace=zi", "lake.buckets=4"])
-    result = Runner(loaded, run_id="run-1", spark=spark).run()
-    return loaded, result
-
-
 def test_every_record_accounted_for(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     _, result = first_run
     n = len(build_rows())
-    ingest, cpu, models = result.stages
+    ingest, cpu, models, near_dups = result.stages
     assert (ingest.rows_in, ingest.rows_out) == (n, n)
     assert (cpu.rows_in, cpu.rows_out) == (n, n)
     assert (models.rows_in, models.rows_out) == (n, n)
+    assert (near_dups.stage, near_dups.rows_in, near_dups.rows_out) == ("dedup_image_phash", n, n)
     assert set(result.skipped_models["image_models"]) == {"img_clip@1", "img_aesthetic@1", "img_siglip2@1"}
     assert spark.sql("SELECT count(*) FROM zi.samples").first()[0] == n
     assert spark.sql("SELECT count(DISTINCT sample_id) FROM zi.signals_image_cpu").first()[0] == n
@@ -91,7 +85,7 @@ def test_same_run_id_never_appends_twice(first_run, spark: SparkSession) -> None
 def test_new_run_on_same_data_adds_no_rows(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     loaded, _ = first_run
     result = Runner(loaded, run_id="run-2", spark=spark).run()
-    assert [s.rows_out for s in result.stages] == [0, 0, 0]
+    assert [s.rows_out for s in result.stages] == [0, 0, 0, 0]
     assert result.stages[0].rows_in == len(build_rows())
     assert spark.sql("SELECT count(*) FROM zi.signals_image_cpu").first()[0] == len(build_rows())
 
@@ -113,3 +107,16 @@ def test_bad_recipe_fails_before_spark_writes(spark: SparkSession) -> None:
     with pytest.raises(recipes.RecipeError, match=r"stages\[0\]\.ops\[0\]\.max_pixel: unknown key"):
         recipes.load(REPO / "conf" / "z_image.yaml", ["namespace=never_made", "stages.0.ops.0.max_pixel=5"])
     assert spark.sql("SHOW NAMESPACES").where("namespace = 'never_made'").count() == 0
+
+
+def test_sample_variants_are_near_duplicates(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
+    rows = spark.sql(
+        "SELECT s.source_record_id AS key, d.dup_cluster_id, d.dup_keep FROM zi.samples s JOIN zi.dedup_image_phash d USING (sample_id)"
+    ).collect()
+    cluster = {r.key: r.dup_cluster_id for r in rows}
+    keep = {r.key: r.dup_keep for r in rows}
+    for base in ("astronaut", "coffee", "rocket"):
+        assert cluster[f"{base}/jpeg_q95"] == cluster[f"{base}/jpeg_q95_copy"] == cluster[f"{base}/webp_q80"] == cluster[f"{base}/resize_half"]
+        members = [k for k in cluster if k.startswith(f"{base}/") and cluster[k] == cluster[f"{base}/jpeg_q95"]]
+        assert sum(keep[k] for k in members) == 1
+    assert cluster["astronaut/jpeg_q95"] != cluster["coffee/jpeg_q95"]

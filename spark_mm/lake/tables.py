@@ -106,7 +106,8 @@ class Lake:
 
         The write is staged under the lineage's WAP id (``main`` does not move), ``audit`` gets the
         rows the staged snapshot added and raises to refuse them, and only then is the snapshot
-        published. Returns the published commit, or None when nothing was staged.
+        published (by snapshot id, so a stale staged attempt of the same chunk is never published).
+        Returns the published commit, or None when nothing was staged.
         """
         full = self.table(name)
         self.spark.conf.set("spark.wap.id", lineage.wap_id)
@@ -122,7 +123,10 @@ class Lake:
             return None
         if audit is not None:
             audit(self.added_rows(name, staged))
-        self.spark.sql(f"CALL {self.settings.catalog}.system.publish_changes(table => '{self.namespace}.{name}', wap_id => '{lineage.wap_id}')")
+        # Publish exactly the snapshot that was audited. An earlier attempt of this chunk (a killed
+        # run, a refused audit) may have left a staged snapshot with the same WAP id, and
+        # publish_changes(wap_id) refuses non-unique ids, so a resumed run could never publish.
+        self.spark.sql(f"CALL {self.settings.catalog}.system.cherrypick_snapshot(table => '{self.namespace}.{name}', snapshot_id => {staged})")
         return self.find_commit(name, lineage.run_id, lineage.stage, lineage.chunk)
 
     def _staged_snapshot(self, name: str, wap_id: str) -> int | None:

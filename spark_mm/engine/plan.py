@@ -162,11 +162,45 @@ def _through(op: Operator, stream: Iterator[_Working], timings: dict[str, float]
         yield w.add(op, result)
 
 
+def _group_through(ops: list[Operator], stream: Iterator[_Working], timings: dict[str, float] | None) -> Iterator[_Working]:  # type: ignore[type-arg]
+    """Push batches through operators that evaluate together (same ``fusion_key``)."""
+    name = "+".join(op.name for op in ops)
+    for w in stream:
+        started = time.perf_counter()
+        results = type(ops[0]).apply_group(ops, w.batch)
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+        for op, result in zip(ops, results):
+            w.add(op, result)
+        yield w
+
+
+def fusion_groups(ops: list[Operator]) -> list[list[Operator]]:  # type: ignore[type-arg]
+    """Consecutive operators with the same non-None ``fusion_key`` form one group.
+
+    A group never includes an operator that reads a column another member produces.
+    """
+    groups: list[list[Operator]] = []  # type: ignore[type-arg]
+    for op in ops:
+        key = op.fusion_key()
+        last = groups[-1] if groups else None
+        if (
+            last is not None
+            and key is not None
+            and last[0].fusion_key() == key
+            and not set(op.reads) & {c for member in last for c in member.output_schema.names}
+        ):
+            last.append(op)
+        else:
+            groups.append([op])
+    return groups
+
+
 def run_ops(stage: str, ops: list[Operator], batches: Iterable[pa.RecordBatch], schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> Iterator[pa.RecordBatch]:  # type: ignore[type-arg]
     """Run the fused operators over a stream of batches, yielding the stage's output batches."""
     stream: Iterator[_Working] = (_Working(b, b) for b in batches)
-    for op in ops:
-        stream = _through(op, stream, timings)
+    for group in fusion_groups(ops):
+        stream = _through(group[0], stream, timings) if len(group) == 1 else _group_through(group, stream, timings)
     for w in stream:
         yield _assemble(stage, w, schema, run_id)
 

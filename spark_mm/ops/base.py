@@ -85,6 +85,16 @@ class Operator(ABC, Generic[P]):
     def setup(self) -> None:
         """Load anything heavy (models, lists) on the worker; called once before the first batch."""
 
+    def fusion_key(self) -> tuple[str, ...] | None:
+        """Operators with equal non-None keys that follow each other in a stage may be evaluated in
+        one call by ``apply_group`` (e.g. text rules sharing one tokenisation). Default: never."""
+        return None
+
+    @classmethod
+    def apply_group(cls, ops: list["Operator"], batch: pa.RecordBatch) -> list[OpResult]:  # type: ignore[type-arg]
+        """Evaluate consecutive operators with the same ``fusion_key`` at once; default: one by one."""
+        return [op.apply(batch) for op in ops]
+
     def apply(self, batch: pa.RecordBatch) -> OpResult:
         """Run ``transform`` and enforce the contract: same row count, declared schema."""
         result = self.transform(batch)
@@ -133,7 +143,10 @@ class Filter(Operator[P]):
         """Decide every row of ``batch``."""
 
     def transform(self, batch: pa.RecordBatch) -> OpResult:
-        d = self.evaluate(batch)
+        return self.result_from(self.evaluate(batch))
+
+    def result_from(self, d: "FilterDecision") -> OpResult:
+        """Assemble the filter's columns from a decision (checks every reason is a declared code)."""
         allowed = {r.value for r in self.Reason}
         unknown = set(d.reason.drop_null().unique().to_pylist()) - allowed  # type: ignore[attr-defined]
         if unknown:

@@ -53,8 +53,26 @@ class _TextRule(Filter[Any]):
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "rule": self.rule, "params": self.rule_params()}
 
+    def fusion_key(self) -> tuple[str, ...] | None:
+        # Consecutive rules over the same text column share one kernel call (one tokenisation).
+        return ("txt_rules", self.params.text_column)
+
+    @classmethod
+    def apply_group(cls, ops: list[Operator], batch: pa.RecordBatch) -> list[OpResult]:  # type: ignore[type-arg]
+        rules = [op for op in ops if isinstance(op, _TextRule)]
+        out = run_rules(batch.column(rules[0].params.text_column), [op.spec() for op in rules])
+        results = []
+        for op in rules:
+            result = op.result_from(op.decision_from(out))
+            op.check(batch, result)
+            results.append(result)
+        return results
+
     def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
-        out = run_rules(batch.column(self.params.text_column), [self.spec()])
+        return self.decision_from(run_rules(batch.column(self.params.text_column), [self.spec()]))
+
+    def decision_from(self, out: pa.RecordBatch) -> FilterDecision:
+        """This rule's decision from a kernel output that may hold other rules' columns too."""
         signals = out.select([f.name for f in self.signal_schema]) if len(self.signal_schema) else None
         errors = out.column("error")
         return FilterDecision(

@@ -92,3 +92,23 @@ def test_null_fixed_size_lists_keep_their_rows() -> None:
     assert out.to_pylist() == [None, [1.0, 2.0], None]
     all_null = pa.nulls(4, pa.list_(pa.float16(), 3))
     assert to_storable(all_null, storable_type(all_null.type)).to_pylist() == [None] * 4
+
+
+def test_consecutive_text_rules_share_one_kernel_call_with_identical_results() -> None:
+    from spark_mm.engine.plan import fusion_groups, run_ops
+    from spark_mm.ops import registry
+
+    params = [registry.operators()[n].Params() for n in ("txt_gopher_repetition", "txt_gopher_quality", "txt_fineweb")]
+    params.append(registry.operators()["txt_c4"].Params(variant="datatrove"))
+    plan = StagePlan("text", tuple(params), Resource.CPU)
+    ops = plan.operators()
+    assert [len(g) for g in fusion_groups(ops)] == [4]
+    docs = ["The cat sat on the mat. " * 30, "buy now " * 200, "", None, "Short line.\nAnother short one.\n" * 10]
+    batch = pa.record_batch({"sample_id": [str(i) for i in range(5)], "txt_content": pa.array(docs, pa.string())})
+    fused = next(run_ops("text", ops, [batch], plan.output_schema(), "r"))
+    one_by_one = pa.RecordBatch.from_arrays(
+        [batch.column("sample_id")] + [c for op in ops for c in op.apply(batch).columns.columns],
+        names=["sample_id"] + [n for op in ops for n in op.output_schema.names],
+    )
+    for name in one_by_one.schema.names[1:]:
+        assert fused.column(name).to_pylist() == one_by_one.column(name).to_pylist(), name

@@ -1,0 +1,231 @@
+"""Helpers of the fault tests: run the z_image job with spark-submit in its own process group,
+watch its commits with pyiceberg, kill it, and fingerprint the tables it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# Columns that name the run, not the content: equal content from two runs differs only here.
+RUN_COLUMNS = {"run_id", "ingest_run_id", "first_seen_run"}
+CLUSTER = "local-cluster[2,1,2048]"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gpu_discovery_script(folder: Path) -> Path:
+    """A fake GPU discovery script: one GPU per worker, so the GPU stage's profile can be scheduled."""
+    script = folder / "gpus.sh"
+    script.write_text('#!/bin/sh\necho \'{"name": "gpu", "addresses": ["0"]}\'\n')
+    script.chmod(0o755)
+    return script
+
+
+@dataclass
+class Job:
+    """A spark-submit of jobs/z_image.py running in its own process group."""
+
+    proc: subprocess.Popen[str]
+    stdout: Path
+    stderr: Path
+    namespace: str
+    run_id: str
+    ui_port: int | None
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"job {self.run_id} did not finish in {timeout:.0f}s; stderr tail:\n{self.err()[-3000:]}") from None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: driver JVM, local-cluster executors, Python workers."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=60)
+        else:  # the driver is gone; executors or workers it started may not be
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def out(self) -> str:
+        return self.stdout.read_text(errors="replace")
+
+    def err(self) -> str:
+        return self.stderr.read_text(errors="replace")
+
+
+def start_job(
+    home: Path, logs: Path, namespace: str, run_id: str, *, master: str, sets: tuple[str, ...] = (),
+    gpus: Path | None = None, ui: bool = False,
+) -> Job:
+    """Start ``spark-submit jobs/z_image.py`` like a user would (see tests/integration/test_local_cluster.py)."""
+    env = dict(os.environ, SPARK_MM_HOME=str(home), PATH=f"{BIN}:{os.environ['PATH']}")
+    port = free_port() if ui else None
+    conf = ["spark.executor.memory=1g", f"spark.ui.enabled={'true' if ui else 'false'}"]
+    if port:
+        conf.append(f"spark.ui.port={port}")
+    if gpus:  # local-cluster: workers and executors advertise one (fake) GPU each
+        conf += [
+            "spark.worker.resource.gpu.amount=1", f"spark.worker.resource.gpu.discoveryScript={gpus}",
+            "spark.executor.resource.gpu.amount=1", f"spark.executor.resource.gpu.discoveryScript={gpus}",
+        ]
+    cmd = [str(BIN / "spark-submit"), "--master", master]
+    for c in conf:
+        cmd += ["--conf", c]
+    cmd += [str(REPO / "jobs" / "z_image.py"), "--recipe", str(REPO / "conf" / "z_image.yaml"), "--run-id", run_id]
+    for s in (f"namespace={namespace}", "lake.buckets=4", "tracking.enabled=false", *sets):
+        cmd += ["--set", s]
+    logs.mkdir(parents=True, exist_ok=True)
+    stdout, stderr = logs / f"{run_id}.out", logs / f"{run_id}.err"
+    with stdout.open("a") as o, stderr.open("a") as e:
+        proc = subprocess.Popen(cmd, env=env, stdout=o, stderr=e, text=True, cwd=REPO, start_new_session=True)
+    return Job(proc, stdout, stderr, namespace, run_id, port)
+
+
+@dataclass(frozen=True)
+class Publish:
+    stage: str
+    chunk: str  # "2of4"
+
+
+def published(home: Path, namespace: str, table: str, run_id: str) -> list[Publish]:
+    """WAP ids of ``run_id`` in the current history of a table (pyiceberg: no Spark, no cache)."""
+    from pyiceberg.catalog import load_catalog
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from spark_mm.lake.settings import LakeSettings
+
+    old = os.environ.get("SPARK_MM_HOME")
+    os.environ["SPARK_MM_HOME"] = str(home)
+    try:
+        catalog = load_catalog("lake", **LakeSettings().pyiceberg_properties())
+        try:
+            meta = catalog.load_table(f"{namespace}.{table}").metadata
+        except NoSuchTableError:
+            return []
+    finally:
+        if old is None:
+            os.environ.pop("SPARK_MM_HOME", None)
+        else:
+            os.environ["SPARK_MM_HOME"] = old
+    by_id = {s.snapshot_id: s for s in meta.snapshots}
+    out = []
+    snap = by_id.get(meta.current_snapshot_id) if meta.current_snapshot_id is not None else None
+    while snap is not None:
+        props = snap.summary.additional_properties if snap.summary else {}
+        wap = props.get("wap.id") or props.get("published-wap-id") or ""
+        m = re.fullmatch(re.escape(run_id) + r"\.([A-Za-z0-9_]+)\.(\d+of\d+)", wap)
+        if m:
+            out.append(Publish(m.group(1), m.group(2)))
+        snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
+    return out[::-1]
+
+
+def snapshots_with_wap(home: Path, namespace: str, table: str) -> tuple[list[tuple[int, str]], set[int]]:
+    """(snapshot id, wap.id) of every staged snapshot, and the ids in the current ancestry."""
+    from pyiceberg.catalog import load_catalog
+
+    from spark_mm.lake.settings import LakeSettings
+
+    os.environ["SPARK_MM_HOME"] = str(home)
+    meta = load_catalog("lake", **LakeSettings().pyiceberg_properties()).load_table(f"{namespace}.{table}").metadata
+    by_id = {s.snapshot_id: s for s in meta.snapshots}
+    ancestry, snap = set(), by_id.get(meta.current_snapshot_id) if meta.current_snapshot_id is not None else None
+    while snap is not None:
+        ancestry.add(snap.snapshot_id)
+        snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
+    staged = [(s.snapshot_id, s.summary.additional_properties["wap.id"]) for s in meta.snapshots if s.summary and "wap.id" in s.summary.additional_properties]
+    return staged, ancestry
+
+
+def wait_for(what: str, check: Callable[[], Any], job: Job, timeout: float, every: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; fail (and kill the job) on timeout or job exit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if job.proc.poll() is not None:
+            raise AssertionError(f"job {job.run_id} exited ({job.proc.returncode}) before {what}; stderr tail:\n{job.err()[-3000:]}")
+        time.sleep(every)
+    job.kill()
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def rest(job: Job, path: str) -> Any:
+    """GET the driver's Spark status REST API; None while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{job.ui_port}/api/v1{path}", timeout=5) as r:
+            return json.load(r)
+    except (OSError, ValueError):
+        return None
+
+
+def executor_pids(app_id: str) -> dict[str, int]:
+    """executor id → pid of the CoarseGrainedExecutorBackend JVMs of one application."""
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, timeout=30).stdout
+    out = {}
+    for line in ps.splitlines():
+        if "CoarseGrainedExecutorBackend" in line and f"--app-id {app_id}" in line:
+            m = re.search(r"--executor-id (\S+)", line)
+            if m:
+                out[m.group(1)] = int(line.split(None, 1)[0])
+    return out
+
+
+def is_run_column(name: str) -> bool:
+    """Columns that name the run that wrote a row (run_id, ingest_run_id, first_seen_run), not its content."""
+    return name in RUN_COLUMNS or name.endswith("_run_id") or name.endswith("_run")
+
+
+def fingerprint(spark: SparkSession, namespace: str) -> dict[str, tuple[int, int, int]]:
+    """Per table of the namespace: (rows, distinct sample ids, sum of xxhash64 over every column
+    but the run ids). Maps are hashed through ``to_json`` (xxhash64 refuses maps); floats bit for bit.
+    """
+    out = {}
+    for row in spark.sql(f"SHOW TABLES IN lake.{namespace}").collect():
+        table = f"lake.{namespace}.{row['tableName']}"
+        spark.sql(f"REFRESH TABLE {table}")  # the catalog caches tables another process committed to
+        frame = spark.table(table)
+        cols = [
+            f"to_json(`{f.name}`)" if f.dataType.typeName() == "map" else f"`{f.name}`"
+            for f in sorted(frame.schema.fields, key=lambda f: f.name)
+            if not is_run_column(f.name)
+        ]
+        r = spark.sql(f"SELECT count(*), count(DISTINCT sample_id), coalesce(sum(xxhash64({', '.join(cols)})), 0) FROM {table}").first()
+        out[row["tableName"]] = (int(r[0]), int(r[1]), int(r[2]))
+    return out
+
+
+def chunk_counts(publishes: list[Publish]) -> Counter[tuple[str, str]]:
+    return Counter((p.stage, p.chunk) for p in publishes)
+
+
+def iter_lines(text: str, word: str) -> Iterator[str]:
+    return (line for line in text.splitlines() if word in line)

@@ -218,7 +218,7 @@ def fingerprint(spark: SparkSession, namespace: str) -> dict[str, tuple[int, int
             for f in sorted(frame.schema.fields, key=lambda f: f.name)
             if not is_run_column(f.name)
         ]
-        r = spark.sql(f"SELECT count(*), count(DISTINCT sample_id), coalesce(sum(xxhash64({', '.join(cols)})), 0) FROM {table}").first()
+        r = spark.sql(f"SELECT count(*), count(DISTINCT sample_id), coalesce(sum(CAST(xxhash64({', '.join(cols)}) AS DECIMAL(38, 0))), 0) FROM {table}").first()
         out[row["tableName"]] = (int(r[0]), int(r[1]), int(r[2]))
     return out
 

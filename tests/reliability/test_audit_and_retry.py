@@ -145,5 +145,5 @@ def test_retry_appends_nothing_and_new_data_appends_only_new_rows(
         old = spark.sql(f"SELECT * FROM lake.{ns}.{t} WHERE {col} = 'incr-a'")
         old.createOrReplaceTempView("rel_old_rows")
         cols = [f"to_json(`{f.name}`)" if f.dataType.typeName() == "map" else f"`{f.name}`" for f in sorted(old.schema.fields, key=lambda f: f.name) if f.name not in ("run_id", "ingest_run_id")]
-        r = spark.sql(f"SELECT count(*), count(DISTINCT sample_id), coalesce(sum(xxhash64({', '.join(cols)})), 0) FROM rel_old_rows").first()
+        r = spark.sql(f"SELECT count(*), count(DISTINCT sample_id), coalesce(sum(CAST(xxhash64({', '.join(cols)}) AS DECIMAL(38, 0))), 0) FROM rel_old_rows").first()
         assert (int(r[0]), int(r[1]), int(r[2])) == first[t], t

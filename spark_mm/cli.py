@@ -55,7 +55,27 @@ def _parser() -> argparse.ArgumentParser:
             ins.add_argument("--namespace", help="only this namespace (default: all)")
         ins.add_argument("--format", choices=("table", "json"), default="table")
         ins.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake.* settings")
+    tr = sub.add_parser("train-aigc", help="fit the AIGC detector head from labelled embeddings in an Iceberg table")
+    tr.add_argument("table", help="NAMESPACE.TABLE with an embedding column and a 0/1 label column")
+    tr.add_argument("--embedding-column", default="img_siglip2_emb")
+    tr.add_argument("--label-column", default="label")
+    tr.add_argument("--where", help="optional SQL filter on the table")
+    tr.add_argument("--out", required=True, help="where to write the head (.safetensors); give it to img_aigc as weights.path")
+    tr.add_argument("--hidden", type=int, default=256, help="hidden width; 0 fits a logistic regression")
+    tr.add_argument("--epochs", type=int, default=200)
+    tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
     return p
+
+
+def cmd_train_aigc(args: argparse.Namespace) -> int:
+    from spark_mm.engine.session import build_session
+    from spark_mm.models.aigc_table import train_from_table
+
+    lake, spark_settings = _lake_and_spark(args.overrides)
+    spark = build_session(lake, spark_settings, app_name="spark-mm train-aigc")
+    path = train_from_table(spark, args.table, args.embedding_column, args.label_column, args.out, where=args.where, hidden=args.hidden, epochs=args.epochs)
+    print(f"AIGC head written to {path}")
+    return 0
 
 
 def _lake_and_spark(overrides: list[str]):  # type: ignore[no-untyped-def]
@@ -158,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_curate(args)
         if args.command in ("runs", "lineage"):
             return cmd_inspect(args)
+        if args.command == "train-aigc":
+            return cmd_train_aigc(args)
     except SparkMMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

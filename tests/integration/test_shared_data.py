@@ -25,9 +25,10 @@ def test_every_image_file_accounted_for(spark: SparkSession, shared_data: Path) 
     loaded = recipes.from_mapping(raw, ["namespace=shared_img", "lake.buckets=4"])
     result = Runner(loaded, run_id="shared-img", spark=spark).run()
     n_files = sum(1 for p in images.rglob("*") if p.is_file())
-    ingest, cpu = result.stages
+    ingest, cpu, near = result.stages
     assert ingest.rows_in == ingest.rows_out == n_files
     assert cpu.rows_in == cpu.rows_out == n_files
+    assert near.rows_in == near.rows_out == n_files
     rows = spark.sql(
         "SELECT s.source_record_id AS f, g.errors, g.img_phash FROM shared_img.samples s JOIN shared_img.signals_image_cpu g USING (sample_id)"
     ).collect()
@@ -45,12 +46,27 @@ def test_every_image_file_accounted_for(spark: SparkSession, shared_data: Path) 
 def test_all_shared_warc_files_through_the_fineweb_job(spark: SparkSession, shared_data: Path) -> None:
     loaded = recipes.load(REPO / "conf" / "fineweb.yaml", ["namespace=shared_warc", "lake.buckets=4", f"source.path={shared_data / 'warc'}"])
     result = Runner(loaded, run_id="shared-warc", spark=spark).run()
-    ingest, text = result.stages
+    ingest, text, minhash = result.stages
     assert ingest.rows_in == ingest.rows_out > 150
     assert text.rows_in == text.rows_out == ingest.rows_out
+    assert (minhash.stage, minhash.rows_in, minhash.rows_out) == ("dedup_text_minhash", ingest.rows_out, ingest.rows_out)
     clipped = spark.sql(
         "SELECT ingest_error FROM shared_warc.samples WHERE source_uri LIKE '%resiliparse_clipped%' AND ingest_error IS NOT NULL"
     ).collect()
     assert clipped, "the truncated record must become an error row"
     kept = spark.sql("SELECT count(*) FROM shared_warc.signals_text WHERE txt_fineweb_ok AND txt_c4_ok AND txt_gopher_quality_ok").first()[0]
     assert kept > 0
+
+
+@pytest.mark.shared_data
+def test_real_image_variants_cluster_and_distinct_photos_do_not(spark: SparkSession, shared_data: Path) -> None:
+    """Runs after the image-files job above (same namespace): pHash near-dup clusters on real photos."""
+    rows = spark.sql(
+        "SELECT s.source_record_id AS f, d.dup_cluster_id AS c, d.dup_keep AS keep FROM shared_img.samples s JOIN shared_img.dedup_image_phash d USING (sample_id)"
+    ).collect()
+    cluster = {r.f: r.c for r in rows}
+    same = [cluster[f"variants/hopper.{ext}"] for ext in ("bmp", "jpg", "png", "webp")]
+    assert len(set(same)) == 1, same
+    assert sum(r.keep for r in rows if r.c == same[0]) == 1
+    distinct = ["photos/dj_cat.jpg", "photos/dj_blip.jpg", "photos/dj_img1.png", "photos/dj_img3.jpg"]
+    assert len({cluster[f] for f in distinct}) == len(distinct)

@@ -188,14 +188,24 @@ def rest(job: Job, path: str) -> Any:
 
 
 def executor_pids(app_id: str) -> dict[str, int]:
-    """executor id → pid of the CoarseGrainedExecutorBackend JVMs of one application."""
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, timeout=30).stdout
+    """executor id → pid of the CoarseGrainedExecutorBackend JVMs of one application.
+
+    Reads /proc/<pid>/cmdline: ``ps`` cuts the JVMs' long command lines before ``--executor-id``.
+    """
     out = {}
-    for line in ps.splitlines():
-        if "CoarseGrainedExecutorBackend" in line and f"--app-id {app_id}" in line:
-            m = re.search(r"--executor-id (\S+)", line)
-            if m:
-                out[m.group(1)] = int(line.split(None, 1)[0])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in args]
+        if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in words and app_id in words:
+            try:
+                out[words[words.index("--executor-id") + 1]] = int(proc.name)
+            except (ValueError, IndexError):
+                continue
     return out
 
 

@@ -179,7 +179,7 @@ class Runner:
         profile, note = None, ""
         if plan.resource is Resource.GPU:
             profile = gpu_profile(self.spark, plan.name, spec.resources.gpus_per_task, spec.resources.cpus_per_task)
-            note = "GPU profile" if profile else "no resource profile on this master"
+            note = "GPU profile" if profile else "on CPU: no GPU scheduling on this master/executors"
         seconds = self.spark.sparkContext.accumulator({}, SecondsByOp())
         frame, inputs = self.stage_input(plan, produced)
         result = StageResult(plan.name, table, 0, 0, 0, 0.0, None, note=note)

@@ -7,11 +7,11 @@ from spark_mm.engine.runner import RunResult
 
 def format_summary(result: RunResult, warehouse: str) -> str:
     """A fixed-width table: stage, rows in/out, rows with errors, seconds, table, snapshot."""
-    header = f"{'stage':<12} {'rows in':>8} {'rows out':>9} {'errors':>7} {'seconds':>8}  table @ snapshot"
+    header = f"{'stage':<18} {'rows in':>8} {'rows out':>9} {'errors':>7} {'seconds':>8}  table @ snapshot"
     lines = [f"spark-mm run {result.run_id} (job {result.job}, namespace {result.namespace})", header, "-" * len(header)]
     for s in result.stages:
         flag = " (skipped: " + s.note + ")" if s.skipped else (f"  [{s.note}]" if s.note else "")
-        lines.append(f"{s.stage:<12} {s.rows_in:>8} {s.rows_out:>9} {s.rows_with_errors:>7} {s.seconds:>8.1f}  {s.table} @ {s.snapshot_id}{flag}")
+        lines.append(f"{s.stage:<18} {s.rows_in:>8} {s.rows_out:>9} {s.rows_with_errors:>7} {s.seconds:>8.1f}  {s.table} @ {s.snapshot_id}{flag}")
     for stage, ops in result.skipped_models.items():
         lines.append(f"!! SKIPPED MODELS in stage {stage}: {', '.join(ops)} -- weights not found (on_missing: skip); their columns are null")
     lines.append(f"tables live in catalog '{result.catalog}', warehouse {warehouse}")

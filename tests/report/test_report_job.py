@@ -78,7 +78,13 @@ def test_mlflow_run_has_params_metrics_tags_artifacts(published: tuple[LoadedRec
     assert m["stage.image_cpu.rows_in"] == m["stage.image_cpu.rows_out"] == n
     assert m["op.image_cpu.img_quality_filter.rows_in"] == n
     kept = spark.sql(f"SELECT count(*) FROM lake.rep.signals_image_cpu WHERE run_id = '{RUN_ID}' AND img_quality_filter_ok").first()[0]
-    assert m["op.image_cpu.img_quality_filter.rows_out"] == kept == m["run.kept_rows"]
+    assert m["op.image_cpu.img_quality_filter.rows_out"] == kept
+    # The funnel ends with the dedup step: kept = quality ok and dup_keep.
+    final = spark.sql(
+        f"SELECT count(*) FROM lake.rep.signals_image_cpu s JOIN lake.rep.dedup_image_phash d USING (sample_id) "
+        f"WHERE s.run_id = '{RUN_ID}' AND s.img_quality_filter_ok AND d.dup_keep"
+    ).first()[0]
+    assert m["run.kept_rows"] == final < kept
     assert m["op.image_cpu.img_quality_filter.pass_rate"] == pytest.approx(kept / n)
     assert m["op.image_cpu.img_quality_filter.reason.too_small"] > 0
     assert m["op.image_cpu.img_meta.errors"] >= 4  # the corrupt payloads of the sample

@@ -20,7 +20,9 @@ from .jobs import CLUSTER, Job, chunk_counts, executor_pids, fingerprint, gpu_di
 pytestmark = pytest.mark.cluster
 
 CHUNKS = 4
-SETS = (f"run.commit_chunks={CHUNKS}",)
+# Dedup has its own retry tests (tests/integration/test_dedup_job.py); leaving it out here keeps
+# each of the four spark-submit runs about a minute shorter.
+SETS = (f"run.commit_chunks={CHUNKS}", "dedup=[]")
 JOB_TIMEOUT = 900  # one z_image run takes 1-2 min idle, several minutes on a loaded 2-core machine
 
 

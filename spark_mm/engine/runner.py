@@ -191,6 +191,7 @@ class Runner:
                 resumed += 1
                 result.rows_in += done.added_records
                 result.rows_out += done.added_records
+                result.rows_with_errors += self.lake.added_rows(target, done.snapshot_id).where(F.size("errors") > 0).count()
                 result.snapshot_id = done.snapshot_id
                 continue
             part = frame if chunks == 1 else frame.where(F.expr(f"{self.recipe.lake.catalog}.system.bucket({self.recipe.lake.buckets}, sample_id) % {chunks} = {i}"))

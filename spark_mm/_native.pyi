@@ -84,23 +84,3 @@ class UrlLists:
         extra_urls: list[str] = ...,
     ) -> None: ...
     def sizes(self) -> tuple[int, int, int, int, int]: ...
-
-def txt_rules(texts: Any, specs_json: str) -> ArrowExport: ...
-def txt_rule_defaults(tag: str) -> str: ...
-def url_filter(
-    name: str, urls: Any, registered_domains: Any, fqdns: Any, lists: UrlLists, rule_json: str
-) -> ArrowExport: ...
-
-class UrlLists:
-    def __init__(
-        self,
-        *,
-        domain_files: list[str],
-        url_files: list[str],
-        banned_words: list[str],
-        soft_banned_words: list[str],
-        banned_subwords: list[str],
-        extra_domains: list[str] = ...,
-        extra_urls: list[str] = ...,
-    ) -> None: ...
-    def sizes(self) -> tuple[int, int, int, int, int]: ...

@@ -30,7 +30,8 @@ from spark_mm.engine.device import DeviceChoice, select_device
 from spark_mm.engine.model_cache import MODEL_CACHE, ModelKey
 from spark_mm.models.batching import BatchOutput, BatcherStats, Column, MicroBatcher, Prepared, column_to_arrow
 from spark_mm.models.runtime import Precision, dtype_name
-from spark_mm.models.weights import WeightsLocation, WeightsParams, WeightsStatus
+from spark_mm.errors import MissingDependency
+from spark_mm.models.weights import OnMissing, WeightsLocation, WeightsParams, WeightsStatus
 from spark_mm.ops.base import Operator, OpParams, OpResult, Resource
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,14 @@ class ModelOperator(Operator[P], Generic[P]):
             WeightsNotFound: weights are missing and the policy is ``fail``.
         """
         if self._status is None:
-            status = self.resolve_weights()
+            try:
+                status = self.resolve_weights()
+            except MissingDependency as err:
+                # Without its library the model cannot run either: ``skip`` covers that case too
+                # (the demo installs no torch), ``fail`` still raises with the install command.
+                if self.params.weights.on_missing != "skip":
+                    raise
+                status = WeightsStatus(self.model_id(), None, (f"not looked up: {err}",), str(err), OnMissing.SKIP)
             status.raise_if_fatal()
             if status.skipped:
                 log.warning("model stage %s skipped: %s", self.id, status.message())

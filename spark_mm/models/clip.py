@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_mm.errors import MissingDependency
 from spark_mm.models.runtime import require
 from spark_mm.models.weights import HubFile, WeightsLocation
 
@@ -67,6 +68,19 @@ def _dir_config(path: Path) -> dict[str, Any] | None:
     return None
 
 
+# Embedding widths of common OpenCLIP architectures (their model configs' ``embed_dim``).
+KNOWN_EMBED_DIMS: dict[str, int] = {
+    "RN50": 1024,
+    "ViT-B-32": 512,
+    "ViT-B-16": 512,
+    "ViT-L-14": 768,
+    "ViT-L-14-336": 768,
+    "ViT-H-14": 1024,
+    "ViT-g-14": 1024,
+    "ViT-bigG-14": 1280,
+}
+
+
 def embed_dim(model: str, weights_path: str | None) -> int:
     """Embedding width of a CLIP model, from the local directory's config or the built-in one.
 
@@ -77,7 +91,14 @@ def embed_dim(model: str, weights_path: str | None) -> int:
         local = _dir_config(Path(weights_path).expanduser())
         if local is not None:
             return int(local["model_cfg"]["embed_dim"])
-    open_clip = require("open_clip", "open_clip_torch")
+    try:
+        open_clip = require("open_clip", "open_clip_torch")
+    except MissingDependency:
+        # The output schema is needed at recipe validation even where the model never runs (a
+        # skipped stage on a machine without torch): the common architectures' widths are known.
+        if model in KNOWN_EMBED_DIMS:
+            return KNOWN_EMBED_DIMS[model]
+        raise
     cfg = open_clip.get_model_config(model)
     if cfg is None:
         raise ValueError(f"unknown OpenCLIP architecture {model!r}; known: {', '.join(open_clip.list_models()[:20])}, ...")

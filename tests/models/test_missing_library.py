@@ -23,3 +23,11 @@ def test_missing_library_is_skipped_under_skip() -> None:
 def test_missing_library_raises_under_fail() -> None:
     with pytest.raises(MissingDependency, match="pip install open_clip_torch"):
         NoOpenClip(ImgClipParams()).preflight()
+
+
+def test_known_clip_widths_match_open_clip_configs() -> None:
+    open_clip = pytest.importorskip("open_clip")
+    from spark_mm.models.clip import KNOWN_EMBED_DIMS
+
+    for model, dim in KNOWN_EMBED_DIMS.items():
+        assert open_clip.get_model_config(model)["embed_dim"] == dim, model

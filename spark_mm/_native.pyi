@@ -28,8 +28,8 @@ def img_signals(
 ) -> ArrowExport:
     """Struct array of every image signal (``img_*`` fields + ``error``); decodes each image once.
 
-    ``mode``: ``"fast"`` (JPEG decoded at a reduced DCT scale) or ``"exact"`` (full decode,
-    imagehash-exact hashes). Unrequested groups come back null.
+    ``mode``: ``"fast"`` (hashes from the reduced working plane, within 2 bits of imagehash) or
+    ``"exact"`` (imagehash-exact hashes at full resolution). Unrequested groups come back null.
     """
 
 def img_signals_pixels(
@@ -38,6 +38,7 @@ def img_signals_pixels(
     heights: Any,
     channels: Any,
     *,
+    mode: str = "fast",
     working_side_px: int = 256,
     near_mono_chroma_std: float = 4.0,
     quality: bool = True,

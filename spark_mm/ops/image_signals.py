@@ -22,7 +22,6 @@ from spark_mm.ops.registry import register
 _ALWAYS = [
     pa.field("img_has_alpha", pa.bool_()),
     pa.field("img_aspect_ratio", pa.float32()),
-    pa.field("img_decode_scale", pa.int32()),
 ]
 _QUALITY = [
     pa.field("img_jpeg_quality", pa.int32()),
@@ -50,7 +49,7 @@ class ImgSignalsParams(OpParams):
     op: Literal["img_signals"] = "img_signals"
     image_column: str = "image"
     mode: Literal["fast", "exact"] = Field(
-        "fast", description="fast: JPEG decoded at a reduced DCT scale; exact: full decode, imagehash-exact hashes"
+        "fast", description="fast: hashes from the reduced working plane (within 2 bits); exact: imagehash-exact hashes at full resolution"
     )
     quality: bool = Field(True, description="JPEG quality, entropy, blocking")
     degradations: bool = Field(True, description="blur, noise, colour cast, colourfulness, exposure, near-mono")
@@ -66,15 +65,15 @@ class ImgSignalsParams(OpParams):
 class ImgSignals(Operator[ImgSignalsParams]):
     """Decode-once technical image signals (Rust kernel ``img_signals``).
 
-    Always: ``img_has_alpha``, ``img_aspect_ratio`` (long side / short side, >= 1),
-    ``img_decode_scale`` (the image was decoded at 1/N resolution; null if not decoded).
+    Always: ``img_has_alpha``, ``img_aspect_ratio`` (long side / short side, >= 1).
 
     ``quality``: ``img_jpeg_quality`` (IJG quality 1..100 inverted from the DQT tables, null for
     non-JPEG), ``img_entropy_bits`` (Shannon entropy of the luma histogram, 0..8 bits, at the
     working size), ``img_blocking`` (mean luma step across 8x8 block boundaries / mean step inside
     blocks − 1: ~0 for a clean photo, rising with JPEG compression).
 
-    ``degradations`` (at the working size, shorter side ``working_side_px``):
+    ``degradations`` (at the working size, shorter side ``working_side_px``; colour statistics on
+    the box-reduced image):
     ``img_blur_laplacian_var`` (variance of the 4-neighbour Laplacian, grey levels²; Pech-Pacheco
     et al. 2000), ``img_noise_sigma`` (Immerkær 1996, grey levels), ``img_color_cast`` (mean
     BT.601 chroma offset, 8-bit units), ``img_colorfulness`` (Hasler & Süsstrunk 2003),
@@ -91,7 +90,7 @@ class ImgSignals(Operator[ImgSignalsParams]):
     """
 
     name = "img_signals"
-    version = "1"
+    version = "2"
     Params = ImgSignalsParams
 
     @property

@@ -66,7 +66,7 @@ def test_lineage_on_every_commit(first_run, spark: SparkSession) -> None:  # typ
         assert s["spark-mm.job"] == "z_image"
         assert s["spark-mm.recipe-sha256"] == loaded.sha256
     cpu = spark.sql("SELECT summary FROM zi.signals_image_cpu.snapshots").first()[0]
-    assert cpu["spark-mm.ops"] == "img_meta@1,img_signals@1,img_quality_filter@1"
+    assert cpu["spark-mm.ops"] == "img_meta@1,img_signals@2,img_quality_filter@1"
     samples_snap = spark.sql("SELECT snapshot_id FROM zi.samples.snapshots").first()[0]
     assert cpu["spark-mm.input"] == f"lake.zi.samples@{samples_snap}"
     ingest = spark.sql("SELECT summary FROM zi.samples.snapshots").first()[0]

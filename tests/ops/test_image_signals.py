@@ -52,7 +52,7 @@ def test_registered_and_schema_follows_groups() -> None:
     full = ImgSignals(ImgSignalsParams()).output_schema.names
     assert "img_phash" in full and "img_blur_laplacian_var" in full and "img_jpeg_quality" in full
     only_hash = ImgSignals(ImgSignalsParams(quality=False, degradations=False)).output_schema.names
-    assert only_hash == ["img_has_alpha", "img_aspect_ratio", "img_decode_scale"] + [
+    assert only_hash == ["img_has_alpha", "img_aspect_ratio"] + [
         f"img_{k}hash" for k in "pdaw"
     ]
     with pytest.raises(ValueError):

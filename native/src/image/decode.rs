@@ -1,12 +1,11 @@
 //! Guarded decoding to 8-bit pixels, decoding no more than the signals need.
 //!
-//! Two modes:
-//! - [`DecodeMode::Exact`]: full-resolution decode with the `image` crate (zune-jpeg for JPEG),
-//!   what bit-exact perceptual hashes need.
-//! - [`DecodeMode::Fast`]: baseline/progressive JPEGs decode at a reduced DCT scale (1/2 or 1/4,
-//!   done inside the IDCT by `jpeg-decoder`, so the discarded resolution is never computed), the
-//!   largest reduction that still keeps the shorter side at or above `min_side_px`. Other formats
-//!   cannot be decoded at reduced scale and decode in full.
+//! Every format decodes at full resolution with the `image` crate (zune-jpeg for JPEG, SIMD
+//! IDCT and colour conversion: as fast as Pillow's libjpeg-turbo on the benchmark photos).
+//! Reduced-scale JPEG decoding was measured and dropped: `jpeg-decoder`'s DCT-scaled path is
+//! slower than zune-jpeg's full decode, and libjpeg-turbo without its assembly (the only build
+//! possible without `nasm`) gains ~20% at 1/4 scale on large photos — entropy decoding, which no
+//! scaling skips, dominates (see docs/image_signals.md).
 //!
 //! Every format ends as [`Pixels`]: one 8-bit grey plane or interleaved 8-bit RGB (alpha is
 //! reported, then dropped, as Pillow's `convert("L"/"RGB")` drops it; palette images are expanded;
@@ -20,15 +19,6 @@ use std::time::Instant;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use super::meta::DecodeGuard;
-
-/// How much of the image to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeMode {
-    /// Reduced-scale JPEG decode (DCT scaling); full decode for other formats.
-    Fast,
-    /// Full-resolution decode of every format.
-    Exact,
-}
 
 /// Decoded 8-bit pixels.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,14 +47,9 @@ impl Pixels {
 /// One decoded image and what the decoder learnt about it.
 #[derive(Debug, Clone)]
 pub struct Decoded {
-    /// Decoded size (at `scale_denom`), before orientation.
+    /// Decoded size, before orientation.
     pub width: usize,
     pub height: usize,
-    /// Full-resolution size from the header, before orientation.
-    pub full_width: u32,
-    pub full_height: u32,
-    /// The image was decoded at 1/`scale_denom` of its resolution (1, 2 or 4).
-    pub scale_denom: u8,
     pub pixels: Pixels,
     pub format: &'static str,
     pub has_alpha: bool,
@@ -73,7 +58,7 @@ pub struct Decoded {
 }
 
 /// Decode one encoded image. Errors are messages for the row, never panics by design.
-pub fn decode(bytes: &[u8], guard: DecodeGuard, mode: DecodeMode, min_side_px: u32) -> Result<Decoded, String> {
+pub fn decode(bytes: &[u8], guard: DecodeGuard) -> Result<Decoded, String> {
     if bytes.is_empty() {
         return Err("empty payload".into());
     }
@@ -86,13 +71,6 @@ pub fn decode(bytes: &[u8], guard: DecodeGuard, mode: DecodeMode, min_side_px: u
     })?;
     if format == ImageFormat::Jpeg {
         check_jpeg_complete(bytes)?;
-    }
-    if mode == DecodeMode::Fast && format == ImageFormat::Jpeg {
-        // A stream the scaled decoder rejects (e.g. damaged restart markers) gets a second
-        // chance with the full decoder, which resynchronises like libjpeg.
-        if let Ok(Some(d)) = decode_jpeg_scaled(bytes, guard, min_side_px) {
-            return Ok(d);
-        }
     }
     decode_full(bytes, format, guard)
 }
@@ -124,61 +102,6 @@ fn check_dims(w: u64, h: u64, guard: DecodeGuard) -> Result<(), String> {
     Ok(())
 }
 
-/// Reduced-scale JPEG decode. `Ok(None)` when this path does not handle the file (CMYK,
-/// 16-bit lossless) and the full decoder should take it.
-fn decode_jpeg_scaled(bytes: &[u8], guard: DecodeGuard, min_side_px: u32) -> Result<Option<Decoded>, String> {
-    use jpeg_decoder::{Decoder, PixelFormat};
-    let mut dec = Decoder::new(bytes);
-    dec.read_info().map_err(|e| format!("invalid jpeg header: {e}"))?;
-    let info = dec.info().ok_or("invalid jpeg header: no frame")?;
-    let (fw, fh) = (u32::from(info.width), u32::from(info.height));
-    check_dims(u64::from(fw), u64::from(fh), guard)?;
-    if !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24) {
-        return Ok(None);
-    }
-    // Largest reduction (1/4 at most, so 8x8 blocks keep >= 2 px for the blocking measure) that
-    // keeps the shorter side >= min_side_px. Request the long axis as "unbounded" so the decoder's
-    // "either axis" rule is decided by the short axis.
-    let denom = [4u32, 2].into_iter().find(|d| fw.min(fh).div_ceil(*d) >= min_side_px).unwrap_or(1);
-    if denom == 1 {
-        return Ok(None); // no reduction possible: zune-jpeg's full decode is the faster one
-    }
-    {
-        let short = fw.min(fh).div_ceil(denom) as u16;
-        let req = if fw >= fh { (u16::MAX, short) } else { (short, u16::MAX) };
-        dec.scale(req.0, req.1).map_err(|e| format!("jpeg scale: {e}"))?;
-    }
-    dec.set_max_decoding_buffer_size(guard.max_pixels.saturating_mul(4).min(usize::MAX as u64) as usize);
-    let data = dec.decode().map_err(|e| format!("jpeg decode failed: {e}"))?;
-    let info = dec.info().ok_or("jpeg decode failed: no frame")?;
-    let (w, h) = (usize::from(info.width), usize::from(info.height));
-    let scale_denom = if w as u32 >= fw { 1 } else { fw.div_ceil(w as u32).next_power_of_two() as u8 };
-    let pixels = match info.pixel_format {
-        PixelFormat::L8 => Pixels::Gray(data),
-        PixelFormat::RGB24 => Pixels::Rgb(data),
-        _ => return Ok(None),
-    };
-    if pixels.data().len() != w * h * pixels.channels() {
-        return Err(format!("jpeg decode returned {} bytes for {w}x{h}", pixels.data().len()));
-    }
-    let exif_orientation = dec
-        .exif_data()
-        .and_then(image::metadata::Orientation::from_exif_chunk)
-        .map(|o| o.to_exif())
-        .unwrap_or(1);
-    Ok(Some(Decoded {
-        width: w,
-        height: h,
-        full_width: fw,
-        full_height: fh,
-        scale_denom,
-        pixels,
-        format: "jpeg",
-        has_alpha: false,
-        exif_orientation,
-    }))
-}
-
 fn decode_full(bytes: &[u8], format: ImageFormat, guard: DecodeGuard) -> Result<Decoded, String> {
     let fname = super::meta::format_name(format);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -203,9 +126,6 @@ fn decode_full(bytes: &[u8], format: ImageFormat, guard: DecodeGuard) -> Result<
     Ok(Decoded {
         width: w,
         height: h,
-        full_width: fw,
-        full_height: fh,
-        scale_denom: 1,
         pixels,
         format: fname,
         has_alpha,
@@ -221,9 +141,32 @@ fn decode_full(bytes: &[u8], format: ImageFormat, guard: DecodeGuard) -> Result<
 /// assert_eq!(luma_pil(&[255, 0, 0, 0, 255, 0, 255, 255, 255]), vec![76, 150, 255]);
 /// ```
 pub fn luma_pil(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3)
-        .map(|p| ((19595 * u32::from(p[0]) + 38470 * u32::from(p[1]) + 7471 * u32::from(p[2]) + 0x8000) >> 16) as u8)
-        .collect()
+    let mut out = vec![0u8; rgb.len() / 3];
+    luma_pil_into(rgb, &mut out);
+    out
+}
+
+/// [`luma_pil`] into a caller's buffer of `rgb.len() / 3` bytes.
+pub fn luma_pil_into(rgb: &[u8], out: &mut [u8]) {
+    let n = rgb.len() / 3;
+    assert_eq!(out.len(), n, "luma_pil_into: output length");
+    // Fixed-size chunks let the compiler unroll the stride-3 loads into vector shuffles.
+    const LANES: usize = 16;
+    let mut o = out.chunks_exact_mut(LANES);
+    let mut i = rgb[..n * 3].chunks_exact(3 * LANES);
+    for (dst, src) in (&mut o).zip(&mut i) {
+        for (d, p) in dst.iter_mut().zip(src.chunks_exact(3)) {
+            *d = luma_px(p[0], p[1], p[2]);
+        }
+    }
+    for (d, p) in o.into_remainder().iter_mut().zip(i.remainder().chunks_exact(3)) {
+        *d = luma_px(p[0], p[1], p[2]);
+    }
+}
+
+#[inline(always)]
+fn luma_px(r: u8, g: u8, b: u8) -> u8 {
+    ((19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 0x8000) >> 16) as u8
 }
 
 /// Grey plane of decoded pixels (Pillow's `convert("L")` for RGB; a copy for grey).
@@ -310,33 +253,27 @@ mod tests {
     }
 
     #[test]
-    fn fast_mode_scales_jpeg_but_keeps_min_side() {
+    fn jpeg_decodes_at_full_resolution() {
         let jpg = encode(&photo_like(1024, 640), ImageFormat::Jpeg);
-        let g = DecodeGuard::default();
-        let d = decode(&jpg, g, DecodeMode::Fast, 256).unwrap();
-        assert_eq!((d.scale_denom, d.width, d.height), (2, 512, 320));
-        let d = decode(&jpg, g, DecodeMode::Fast, 100).unwrap();
-        assert_eq!((d.scale_denom, d.width, d.height), (4, 256, 160));
-        let d = decode(&jpg, g, DecodeMode::Exact, 100).unwrap();
-        assert_eq!((d.scale_denom, d.width, d.height, d.full_width), (1, 1024, 640, 1024));
-        assert_eq!(d.pixels.channels(), 3);
+        let d = decode(&jpg, DecodeGuard::default()).unwrap();
+        assert_eq!((d.width, d.height, d.pixels.channels(), d.format), (1024, 640, 3, "jpeg"));
     }
 
     #[test]
     fn formats_decode_and_alpha_is_reported() {
         let rgba: ImageBuffer<Rgba<u8>, Vec<u8>> = ImageBuffer::from_fn(20, 10, |x, _| Rgba([x as u8 * 10, 0, 0, 128]));
         for fmt in [ImageFormat::Png, ImageFormat::Tiff, ImageFormat::WebP] {
-            let d = decode(&encode(&rgba, fmt), DecodeGuard::default(), DecodeMode::Fast, 256).unwrap();
+            let d = decode(&encode(&rgba, fmt), DecodeGuard::default()).unwrap();
             assert!(d.has_alpha, "{fmt:?}");
             assert_eq!((d.width, d.height, d.pixels.data()[30]), (20, 10, 100));
         }
         let rgb = photo_like(16, 8);
         for fmt in [ImageFormat::Bmp, ImageFormat::Gif] {
-            let d = decode(&encode(&rgb, fmt), DecodeGuard::default(), DecodeMode::Fast, 256).unwrap();
+            let d = decode(&encode(&rgb, fmt), DecodeGuard::default()).unwrap();
             assert_eq!((d.width, d.height, d.format), (16, 8, super::super::meta::format_name(fmt)));
         }
         let gray16: ImageBuffer<image::Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(8, 8, |x, _| image::Luma([x as u16 * 8000]));
-        let d = decode(&encode(&gray16, ImageFormat::Png), DecodeGuard::default(), DecodeMode::Exact, 1).unwrap();
+        let d = decode(&encode(&gray16, ImageFormat::Png), DecodeGuard::default()).unwrap();
         assert_eq!(d.pixels, Pixels::Gray((0..64).map(|i| ((i % 8) as f64 * 8000.0 / 257.0).round() as u8).collect()));
     }
 
@@ -344,11 +281,9 @@ mod tests {
     fn guards_reject_before_decoding() {
         let jpg = encode(&photo_like(300, 200), ImageFormat::Jpeg);
         let tight = DecodeGuard { max_bytes: 1 << 20, max_pixels: 10_000 };
-        for mode in [DecodeMode::Fast, DecodeMode::Exact] {
-            assert!(decode(&jpg, tight, mode, 64).unwrap_err().contains("decompression-bomb"));
-        }
-        assert!(decode(&jpg[..jpg.len() / 3], DecodeGuard::default(), DecodeMode::Exact, 64).is_err());
-        assert!(decode(b"GIF89a", DecodeGuard::default(), DecodeMode::Exact, 64).is_err());
+        assert!(decode(&jpg, tight).unwrap_err().contains("decompression-bomb"));
+        assert!(decode(&jpg[..jpg.len() / 3], DecodeGuard::default()).is_err());
+        assert!(decode(b"GIF89a", DecodeGuard::default()).is_err());
     }
 
     #[test]

@@ -73,33 +73,47 @@ pub fn color_stats(rgb: &[u8], channels: usize) -> ColorStats {
     if channels != 3 || n == 0.0 {
         return ColorStats { colorfulness: 0.0, color_cast: 0.0, chroma_std: 0.0 };
     }
-    // Integer sums: rg in [-255, 255], yb*2 in [-510, 510]; cb/cr scaled by 2^16.
-    let (mut rg_s, mut rg_s2, mut yb_s, mut yb_s2) = (0i64, 0i64, 0i64, 0i64);
-    let (mut cb_s, mut cb_s2, mut cr_s, mut cr_s2) = (0f64, 0f64, 0f64, 0f64);
-    for p in rgb.chunks_exact(3) {
-        let (r, g, b) = (i64::from(p[0]), i64::from(p[1]), i64::from(p[2]));
-        let rg = r - g;
-        let yb2 = r + g - 2 * b;
-        rg_s += rg;
-        rg_s2 += rg * rg;
-        yb_s += yb2;
-        yb_s2 += yb2 * yb2;
-        // BT.601 full-range chroma offsets from 128 (JFIF): Cb = −0.168736 R − 0.331264 G + 0.5 B.
-        let (rf, gf, bf) = (r as f64, g as f64, b as f64);
-        let cb = -0.168_736 * rf - 0.331_264 * gf + 0.5 * bf;
-        let cr = 0.5 * rf - 0.418_688 * gf - 0.081_312 * bf;
-        cb_s += cb;
-        cb_s2 += cb * cb;
-        cr_s += cr;
-        cr_s2 += cr * cr;
+    // Every statistic is a mean or variance of a linear combination of R, G, B, so the exact
+    // channel means and covariance suffice: nine integer sums in one pass (products fit u16,
+    // partial sums u32 per chunk), then closed forms in f64.
+    let mut s1 = [0u64; 3];
+    let mut s2 = [0u64; 6]; // RR GG BB RG RB GB
+    for chunk in rgb.chunks(3 * 16_384) {
+        let (mut a, mut q) = ([0u32; 3], [0u32; 6]);
+        for p in chunk.chunks_exact(3) {
+            let (r, g, b) = (u32::from(p[0]), u32::from(p[1]), u32::from(p[2]));
+            a[0] += r;
+            a[1] += g;
+            a[2] += b;
+            q[0] += r * r;
+            q[1] += g * g;
+            q[2] += b * b;
+            q[3] += r * g;
+            q[4] += r * b;
+            q[5] += g * b;
+        }
+        s1.iter_mut().zip(a).for_each(|(s, v)| *s += u64::from(v));
+        s2.iter_mut().zip(q).for_each(|(s, v)| *s += u64::from(v));
     }
-    let m_rg = rg_s as f64 / n;
-    let m_yb = yb_s as f64 / n / 2.0;
-    let v_rg = (rg_s2 as f64 / n - m_rg * m_rg).max(0.0);
-    let v_yb = (yb_s2 as f64 / n / 4.0 - m_yb * m_yb).max(0.0);
-    let colorfulness = (v_rg + v_yb).sqrt() + 0.3 * (m_rg * m_rg + m_yb * m_yb).sqrt();
-    let (m_cb, m_cr) = (cb_s / n, cr_s / n);
-    let var_c = (cb_s2 / n - m_cb * m_cb).max(0.0) + (cr_s2 / n - m_cr * m_cr).max(0.0);
+    let m: Vec<f64> = s1.iter().map(|&v| v as f64 / n).collect();
+    let e = |i: usize| s2[i] as f64 / n;
+    // Covariance matrix of (R, G, B).
+    let c = [
+        [e(0) - m[0] * m[0], e(3) - m[0] * m[1], e(4) - m[0] * m[2]],
+        [e(3) - m[0] * m[1], e(1) - m[1] * m[1], e(5) - m[1] * m[2]],
+        [e(4) - m[0] * m[2], e(5) - m[1] * m[2], e(2) - m[2] * m[2]],
+    ];
+    let mean = |w: [f64; 3]| w[0] * m[0] + w[1] * m[1] + w[2] * m[2];
+    let var = |w: [f64; 3]| (0..3).map(|i| (0..3).map(|j| w[i] * w[j] * c[i][j]).sum::<f64>()).sum::<f64>().max(0.0);
+    // Hasler–Süsstrunk opponent channels; BT.601 full-range chroma offsets from 128 (JFIF).
+    const RG: [f64; 3] = [1.0, -1.0, 0.0];
+    const YB: [f64; 3] = [0.5, 0.5, -1.0];
+    const CB: [f64; 3] = [-0.168_736, -0.331_264, 0.5];
+    const CR: [f64; 3] = [0.5, -0.418_688, -0.081_312];
+    let (m_rg, m_yb) = (mean(RG), mean(YB));
+    let colorfulness = (var(RG) + var(YB)).sqrt() + 0.3 * (m_rg * m_rg + m_yb * m_yb).sqrt();
+    let (m_cb, m_cr) = (mean(CB), mean(CR));
+    let var_c = var(CB) + var(CR);
     ColorStats { colorfulness, color_cast: (m_cb * m_cb + m_cr * m_cr).sqrt(), chroma_std: var_c.sqrt() }
 }
 

@@ -21,9 +21,19 @@ fn pack(bits: impl Iterator<Item = bool>) -> u64 {
     bits.fold(0u64, |acc, b| (acc << 1) | u64::from(b))
 }
 
+/// The four hashes of one grey plane, `(a, d, p, w)`, with `resample(out_w, out_h)` doing the
+/// LANCZOS resampling of that plane (Pillow-exact [`resize`], or a faster approximation).
+pub fn all_hashes(w: usize, h: usize, mut resample: impl FnMut(usize, usize) -> Vec<u8>) -> (u64, u64, u64, u64) {
+    let s = whash_scale(w, h);
+    (ahash_px(&resample(8, 8)), dhash_px(&resample(9, 8)), phash_px(&resample(32, 32)), whash_px(&resample(s, s), s))
+}
+
 /// Average hash of a grey plane.
 pub fn ahash(luma: &[u8], w: usize, h: usize) -> u64 {
-    let px = resize(luma, w, h, 1, 8, 8, Filter::Lanczos);
+    ahash_px(&resize(luma, w, h, 1, 8, 8, Filter::Lanczos))
+}
+
+fn ahash_px(px: &[u8]) -> u64 {
     let sum: u32 = px.iter().map(|&p| u32::from(p)).sum();
     // pixel > sum/64  <=>  64*pixel > sum (exact; numpy's mean of 64 uint8 is exact too)
     pack(px.iter().map(|&p| 64 * u32::from(p) > sum))
@@ -31,7 +41,10 @@ pub fn ahash(luma: &[u8], w: usize, h: usize) -> u64 {
 
 /// Difference hash (horizontal) of a grey plane.
 pub fn dhash(luma: &[u8], w: usize, h: usize) -> u64 {
-    let px = resize(luma, w, h, 1, 9, 8, Filter::Lanczos);
+    dhash_px(&resize(luma, w, h, 1, 9, 8, Filter::Lanczos))
+}
+
+fn dhash_px(px: &[u8]) -> u64 {
     pack(px.chunks_exact(9).flat_map(|r| r.windows(2).map(|p| p[1] > p[0]).collect::<Vec<_>>()))
 }
 
@@ -54,7 +67,10 @@ fn median64(v: &[f64; 64]) -> f64 {
 
 /// Perceptual (DCT) hash of a grey plane.
 pub fn phash(luma: &[u8], w: usize, h: usize) -> u64 {
-    let px = resize(luma, w, h, 1, 32, 32, Filter::Lanczos);
+    phash_px(&resize(luma, w, h, 1, 32, 32, Filter::Lanczos))
+}
+
+fn phash_px(px: &[u8]) -> u64 {
     let basis = dct_basis();
     // Axis 0 (down columns) for the 8 low rows of coefficients: a[k][j].
     let mut a = [[0f64; 32]; 8];
@@ -87,18 +103,37 @@ pub fn whash_scale(w: usize, h: usize) -> usize {
 /// [`whash_scale`] reproduces imagehash's default).
 pub fn whash(luma: &[u8], w: usize, h: usize, scale: usize) -> u64 {
     assert!(scale >= 8 && scale.is_power_of_two(), "whash scale must be a power of two >= 8");
-    let px = resize(luma, w, h, 1, scale, scale, Filter::Lanczos);
+    whash_px(&resize(luma, w, h, 1, scale, scale, Filter::Lanczos), scale)
+}
+
+fn whash_px(px: &[u8], scale: usize) -> u64 {
     let b = scale / 8;
     let mut sums = [0i64; 64];
     for (y, row) in px.chunks_exact(scale).enumerate() {
-        for (x, &p) in row.iter().enumerate() {
-            sums[(y / b) * 8 + x / b] += i64::from(p);
+        let acc = &mut sums[(y / b) * 8..(y / b) * 8 + 8];
+        for (a, blk) in acc.iter_mut().zip(row.chunks_exact(b)) {
+            *a += blk.iter().map(|&p| i64::from(p)).sum::<i64>();
         }
     }
     let mut s = sums;
     s.sort_unstable();
     let twice_med = s[31] + s[32];
     pack(sums.iter().map(|&v| 2 * v > twice_med))
+}
+
+/// wHash bits from the 8×8 block sums of the `whash_scale` resize (see the module notes: the
+/// Haar route reduces to comparing block sums with their median).
+pub fn whash_from_block_sums(sums: &[f64]) -> u64 {
+    assert_eq!(sums.len(), 64, "whash needs 8x8 block sums");
+    let mut s = sums.to_vec();
+    s.sort_by(f64::total_cmp);
+    let twice_med = s[31] + s[32];
+    pack(sums.iter().map(|&v| 2.0 * v > twice_med))
+}
+
+/// aHash, dHash and pHash bits from LANCZOS resamples supplied by `resample(out_w, out_h)`.
+pub fn adp_hashes(mut resample: impl FnMut(usize, usize) -> Vec<u8>) -> (u64, u64, u64) {
+    (ahash_px(&resample(8, 8)), dhash_px(&resample(9, 8)), phash_px(&resample(32, 32)))
 }
 
 /// Number of differing bits.

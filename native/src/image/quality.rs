@@ -43,6 +43,12 @@ pub fn entropy_bits(luma: &[u8]) -> f64 {
 /// assert!(blocking(&img, 16, 16, 8).unwrap() > 10.0);
 /// ```
 pub fn blocking(luma: &[u8], w: usize, h: usize, block: usize) -> Option<f64> {
+    blocking_rows(w, h, block, |y, row| row.copy_from_slice(&luma[y * w..(y + 1) * w]))
+}
+
+/// [`blocking`] over rows produced on demand: `fill(y, row)` writes grey row `y` (so callers
+/// can convert RGB to luma one row at a time instead of holding a full-resolution plane).
+pub fn blocking_rows(w: usize, h: usize, block: usize, mut fill: impl FnMut(usize, &mut [u8])) -> Option<f64> {
     if block < 2 || (w < 2 * block && h < 2 * block) {
         return None;
     }
@@ -50,24 +56,27 @@ pub fn blocking(luma: &[u8], w: usize, h: usize, block: usize) -> Option<f64> {
     let (mut bsum, mut bn, mut isum, mut inn) = (0u64, 0u64, 0u64, 0u64);
     let row_diff = |a: &[u8], b: &[u8]| -> u64 { a.iter().zip(b).map(|(p, q)| u32::from(p.abs_diff(*q))).sum::<u32>() as u64 };
     let per_row_boundaries = ((w - 1) / block) as u64;
-    for row in luma.chunks_exact(w) {
+    let (mut prev, mut row) = (vec![0u8; w], vec![0u8; w]);
+    for y in 0..h {
+        fill(y, &mut row);
         let all = row_diff(&row[..w - 1], &row[1..]);
         let b: u64 = (block - 1..w - 1).step_by(block).map(|x| u64::from(row[x].abs_diff(row[x + 1]))).sum();
         bsum += b;
         isum += all - b;
+        if y > 0 {
+            let s = row_diff(&prev, &row);
+            if y % block == 0 {
+                bsum += s;
+                bn += w as u64;
+            } else {
+                isum += s;
+                inn += w as u64;
+            }
+        }
+        std::mem::swap(&mut prev, &mut row);
     }
     bn += per_row_boundaries * h as u64;
     inn += (w as u64 - 1 - per_row_boundaries) * h as u64;
-    for y in 0..h.saturating_sub(1) {
-        let s = row_diff(&luma[y * w..(y + 1) * w], &luma[(y + 1) * w..(y + 2) * w]);
-        if (y + 1) % block == 0 {
-            bsum += s;
-            bn += w as u64;
-        } else {
-            isum += s;
-            inn += w as u64;
-        }
-    }
     if bn == 0 || inn == 0 {
         return None;
     }

@@ -2,16 +2,19 @@
 //!
 //! Work per image is bounded by what the requested groups need:
 //! - always: header probe (format, mode, alpha, EXIF orientation, size guard) and aspect ratio;
-//! - `quality`: JPEG quality from the DQT header, luma entropy, blocking on the decode grid;
-//! - `degradations`: blur, noise, colour cast, colourfulness, exposure, near-monochrome on a
-//!   working image whose shorter side is `working_side_px` (never upsampled);
-//! - `hashes`: aHash, dHash, pHash, wHash from the (EXIF-oriented) grey plane.
+//! - `quality`: JPEG quality from the DQT header, blocking on the full-resolution 8×8 grid
+//!   (grey rows converted one at a time), entropy on the working image;
+//! - `degradations`: blur, noise, exposure on the working grey image (shorter side
+//!   `working_side_px`, never upsampled), colour statistics on the box-reduced RGB;
+//! - `hashes`: aHash, dHash, pHash, wHash from the EXIF-oriented grey plane — in
+//!   [`SignalMode::Fast`] the box-reduced working plane, in [`SignalMode::Exact`] full resolution.
 //!
-//! With no pixel group requested nothing is decoded. In [`DecodeMode::Fast`] JPEGs decode at
-//! the largest DCT reduction (≤ 1/4) that keeps the shorter side ≥ `working_side_px`.
+//! With no pixel group requested nothing is decoded. Apart from the decode and the blocking
+//! rows, every signal reads a plane box-reduced to within 2× of the working size.
 //! Each image runs under `catch_unwind` and a wall-clock budget: a bad image is an error string
 //! in its row, never a panic across the FFI boundary.
 
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -19,12 +22,12 @@ use arrow_array::builder::{BooleanBuilder, Float32Builder, Int32Builder, Int64Bu
 use arrow_array::{Array, ArrayRef, StructArray};
 use arrow_schema::{DataType, Field, Fields};
 
-use super::decode::{decode, orient, to_luma, Budget, DecodeMode, Decoded, Pixels};
+use super::decode::{decode, luma_pil, luma_pil_into, orient, Budget, Decoded, Pixels};
 use super::degrade::{color_stats, exposure_fractions, laplacian_var, noise_sigma};
-use super::hash::{ahash, dhash, phash, whash, whash_scale};
+use super::hash::{adp_hashes, all_hashes, whash_from_block_sums, whash_scale};
 use super::meta::{probe, DecodeGuard};
-use super::quality::{blocking, entropy_bits, jpeg_quality};
-use super::resample::{box_reduce, resize, Filter};
+use super::quality::{blocking, blocking_rows, entropy_bits, jpeg_quality};
+use super::resample::{box_reduce, resize, Filter, FloatPlane};
 use crate::error::{KernelError, Result};
 
 /// Luma at or above this counts as over-exposed (clipped highlights).
@@ -35,11 +38,22 @@ pub const UNDEREXPOSED_MAX_LUMA: u8 = 5;
 /// In fast mode hashes are computed from a grey plane box-reduced to at least this shorter side.
 pub const FAST_HASH_SIDE_PX: usize = 256;
 
+/// How the hashes are computed from the decoded pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalMode {
+    /// From the box-reduced working plane, resampled in `f32`: within 2 bits of `imagehash`
+    /// on the tested photos, several times cheaper.
+    Fast,
+    /// Pillow's fixed-point arithmetic on the full-resolution grey plane: bit-exact with
+    /// `imagehash` on lossless input.
+    Exact,
+}
+
 /// Parameters of [`img_signals`].
 #[derive(Debug, Clone, Copy)]
 pub struct SignalParams {
     pub guard: DecodeGuard,
-    pub mode: DecodeMode,
+    pub mode: SignalMode,
     /// Shorter side of the working image for degradation signals and the fast-decode target.
     pub working_side_px: u32,
     /// Wall-clock budget per image, checked between phases.
@@ -55,7 +69,7 @@ impl Default for SignalParams {
     fn default() -> Self {
         Self {
             guard: DecodeGuard::default(),
-            mode: DecodeMode::Fast,
+            mode: SignalMode::Fast,
             working_side_px: 256,
             time_budget_ms: 10_000,
             near_mono_chroma_std: 4.0,
@@ -71,7 +85,6 @@ impl Default for SignalParams {
 pub struct ImageSignals {
     pub has_alpha: Option<bool>,
     pub aspect_ratio: Option<f32>,
-    pub decode_scale: Option<i32>,
     pub jpeg_quality: Option<i32>,
     pub entropy_bits: Option<f32>,
     pub blocking: Option<f32>,
@@ -115,7 +128,7 @@ pub fn signals_one(bytes: &[u8], p: &SignalParams) -> (ImageSignals, Option<Stri
     if !needs_pixels(p) {
         return (s, None);
     }
-    let mut d = match decode(bytes, p.guard, p.mode, p.working_side_px) {
+    let mut d = match decode(bytes, p.guard) {
         Ok(d) => d,
         Err(e) => return (s, Some(e)),
     };
@@ -128,70 +141,76 @@ pub fn signals_one(bytes: &[u8], p: &SignalParams) -> (ImageSignals, Option<Stri
 
 /// Signals computed from decoded pixels (shared by the encoded and raw-pixel entry points).
 pub fn pixel_signals(d: &Decoded, p: &SignalParams, budget: &Budget, s: &mut ImageSignals) -> std::result::Result<(), String> {
-    s.decode_scale = Some(i32::from(d.scale_denom));
     s.has_alpha = Some(d.has_alpha);
     let (w, h, ch) = (d.width, d.height, d.pixels.channels());
-    let luma = to_luma(&d.pixels);
+    let data = d.pixels.data();
+    let short = w.min(h);
+    let target = (p.working_side_px as usize).max(3);
+    // Integer box pre-reduction to within 2x of the working size. Everything but the JPEG
+    // blocking measure and exact-mode hashes works on this reduced plane.
+    let k = (short / target).max(1);
+    let exact_hashes = p.hashes && p.mode == SignalMode::Exact;
+    // Full-resolution grey plane, only where a signal reads one.
+    let full_luma: Option<Cow<'_, [u8]>> = if ch == 1 {
+        Some(Cow::Borrowed(data))
+    } else if k == 1 || exact_hashes {
+        Some(Cow::Owned(luma_pil(data)))
+    } else {
+        None
+    };
     if p.quality {
-        let block = 8 / usize::from(d.scale_denom.max(1));
-        s.blocking = blocking(&luma, w, h, block).map(|v| v as f32);
+        s.blocking = match &full_luma {
+            Some(l) => blocking(l, w, h, 8),
+            // Convert one row at a time: no full-resolution grey plane is kept.
+            None => blocking_rows(w, h, 8, |y, row| luma_pil_into(&data[y * w * 3..(y + 1) * w * 3], row)),
+        }
+        .map(|v| v as f32);
     }
+    let (reduced, rw, rh) = box_reduce_cow(data, w, h, ch, k);
+    let reduced_luma: Cow<'_, [u8]> = match (&full_luma, ch) {
+        (_, 1) => reduced.clone(),
+        (Some(l), _) if k == 1 => l.clone(),
+        _ => Cow::Owned(luma_pil(&reduced)),
+    };
+    // The reduced grey plane, EXIF-oriented (hashes look at the displayed image; the working
+    // statistics are invariant under turns and flips: symmetric kernels, histograms, means).
+    let (ol, ow, oh) = orient_cow(reduced_luma, rw, rh, d.exif_orientation);
+    let plane = FloatPlane::new(&ol, ow, oh);
     if p.hashes {
-        // Fast mode: box-reduce the grey plane to a shorter side of >= FAST_HASH_SIDE_PX first
-        // (the hashes look at 8..32 px; this keeps them within 2 bits of the full-resolution
-        // route on the tested photos at a fraction of the filter cost).
-        let k = if p.mode == DecodeMode::Fast { (w.min(h) / FAST_HASH_SIDE_PX).max(1) } else { 1 };
-        let (hl, hw, hh) = box_reduce(&luma, w, h, 1, k);
-        let (l, lw, lh) = orient(&hl, hw, hh, 1, d.exif_orientation);
-        s.ahash = Some(ahash(&l, lw, lh) as i64);
-        s.dhash = Some(dhash(&l, lw, lh) as i64);
-        s.phash = Some(phash(&l, lw, lh) as i64);
-        s.whash = Some(whash(&l, lw, lh, whash_scale(lw, lh)) as i64);
+        // Fast: from the reduced plane in f32 (the hashes look at 8..32 px; within 2 bits of
+        // imagehash on the tested photos). Exact: Pillow's arithmetic at full resolution.
+        let (a, dh, ph, wh) = if exact_hashes {
+            let l = full_luma.as_deref().expect("exact hashes read the full-resolution plane");
+            let (l, lw, lh) = orient_cow(Cow::Borrowed(l), w, h, d.exif_orientation);
+            all_hashes(lw, lh, |ow, oh| resize(&l, lw, lh, 1, ow, oh, Filter::Lanczos))
+        } else {
+            let (a, dh, ph) = adp_hashes(|w, h| plane.resize(w, h, Filter::Lanczos));
+            (a, dh, ph, whash_from_block_sums(&plane.block_sums(whash_scale(ow, oh), 8, Filter::Lanczos)))
+        };
+        (s.ahash, s.dhash, s.phash, s.whash) = (Some(a as i64), Some(dh as i64), Some(ph as i64), Some(wh as i64));
         budget.check("hashes")?;
     }
     if p.quality || p.degradations {
-        // Working image: shorter side = working_side_px (never upsampled); orientation does
-        // not change any of these statistics, so it is skipped.
-        let short = w.min(h);
-        let target = (p.working_side_px as usize).max(3);
+        // Working image: shorter side = working_side_px (never upsampled), bilinear (Pillow's
+        // weights, f32) after the box pre-reduction.
+        // Full size, oriented (orientations 5..=8 turn the image by 90 degrees).
+        let (fw, fh) = if (5..=8).contains(&d.exif_orientation) { (h, w) } else { (w, h) };
         let (ww, wh) = if short > target {
             let f = target as f64 / short as f64;
-            (((w as f64 * f).round() as usize).max(1), ((h as f64 * f).round() as usize).max(1))
+            (((fw as f64 * f).round() as usize).max(1), ((fh as f64 * f).round() as usize).max(1))
         } else {
-            (w, h)
+            (ow, oh)
         };
-        // Integer box pre-reduction to within 2x of the target, then Pillow's bilinear filter
-        // to the exact working size (a long-support filter straight from full resolution
-        // costs several times the decode).
-        let k = (short / target.max(1)).max(1);
-        let resized = |src: &[u8], c: usize| -> Vec<u8> {
-            if (ww, wh) == (w, h) {
-                return src.to_vec();
-            }
-            let (r, rw, rh) = box_reduce(src, w, h, c, k);
-            if (rw, rh) == (ww, wh) {
-                r
-            } else {
-                resize(&r, rw, rh, c, ww, wh, Filter::Bilinear)
-            }
-        };
-        let (work_rgb, work_luma) = if p.degradations && ch == 3 {
-            let rgb = resized(d.pixels.data(), 3);
-            let l = super::decode::luma_pil(&rgb);
-            (Some(rgb), l)
-        } else {
-            (None, resized(&luma, 1))
-        };
+        let work_luma: Cow<'_, [u8]> = if (ow, oh) == (ww, wh) { ol } else { Cow::Owned(plane.resize(ww, wh, Filter::Bilinear)) };
         if p.quality {
             s.entropy_bits = Some(entropy_bits(&work_luma) as f32);
         }
         if p.degradations {
             s.blur_laplacian_var = Some(laplacian_var(&work_luma, ww, wh) as f32);
             s.noise_sigma = Some(noise_sigma(&work_luma, ww, wh) as f32);
-            let cs = match &work_rgb {
-                Some(rgb) => color_stats(rgb, 3),
-                None => color_stats(&work_luma, 1),
-            };
+            // Colour statistics are means and variances: taken on the box-reduced RGB (a
+            // resampling filter adds nothing to a mean).
+            let cs = if ch == 3 { color_stats(&reduced, 3) } else { color_stats(&work_luma, 1) };
             s.color_cast = Some(cs.color_cast as f32);
             s.colorfulness = Some(cs.colorfulness as f32);
             s.near_mono = Some(cs.chroma_std < f64::from(p.near_mono_chroma_std));
@@ -204,6 +223,28 @@ pub fn pixel_signals(d: &Decoded, p: &SignalParams, budget: &Budget, s: &mut Ima
     Ok(())
 }
 
+type Plane<'a> = (Cow<'a, [u8]>, usize, usize);
+
+/// [`box_reduce`] that borrows instead of copying when there is nothing to reduce.
+fn box_reduce_cow(src: &[u8], w: usize, h: usize, c: usize, k: usize) -> Plane<'_> {
+    if k <= 1 {
+        (Cow::Borrowed(src), w, h)
+    } else {
+        let (v, rw, rh) = box_reduce(src, w, h, c, k);
+        (Cow::Owned(v), rw, rh)
+    }
+}
+
+/// [`orient`] a grey plane, borrowing when the orientation is the identity.
+fn orient_cow(src: Cow<'_, [u8]>, w: usize, h: usize, o: u8) -> Plane<'_> {
+    if (2..=8).contains(&o) {
+        let (v, ow, oh) = orient(&src, w, h, 1, o);
+        (Cow::Owned(v), ow, oh)
+    } else {
+        (src, w, h)
+    }
+}
+
 /// The output fields of [`img_signals`], in order (every group; unrequested ones are null).
 pub fn signal_fields() -> Fields {
     let f32f = |n: &str| Field::new(n, DataType::Float32, true);
@@ -211,7 +252,6 @@ pub fn signal_fields() -> Fields {
     Fields::from(vec![
         Field::new("img_has_alpha", DataType::Boolean, true),
         f32f("img_aspect_ratio"),
-        Field::new("img_decode_scale", DataType::Int32, true),
         Field::new("img_jpeg_quality", DataType::Int32, true),
         f32f("img_entropy_bits"),
         f32f("img_blocking"),
@@ -233,7 +273,6 @@ pub fn signal_fields() -> Fields {
 struct Builders {
     has_alpha: BooleanBuilder,
     aspect: Float32Builder,
-    scale: Int32Builder,
     jpeg_q: Int32Builder,
     f32s: Vec<Float32Builder>,
     near_mono: BooleanBuilder,
@@ -246,7 +285,6 @@ impl Builders {
         Self {
             has_alpha: BooleanBuilder::with_capacity(n),
             aspect: Float32Builder::with_capacity(n),
-            scale: Int32Builder::with_capacity(n),
             jpeg_q: Int32Builder::with_capacity(n),
             f32s: (0..8).map(|_| Float32Builder::with_capacity(n)).collect(),
             near_mono: BooleanBuilder::with_capacity(n),
@@ -258,7 +296,6 @@ impl Builders {
     fn push(&mut self, s: &ImageSignals, err: Option<&str>) {
         self.has_alpha.append_option(s.has_alpha);
         self.aspect.append_option(s.aspect_ratio);
-        self.scale.append_option(s.decode_scale);
         self.jpeg_q.append_option(s.jpeg_quality);
         let fs = [
             s.entropy_bits,
@@ -284,7 +321,6 @@ impl Builders {
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.has_alpha.finish()),
             Arc::new(self.aspect.finish()),
-            Arc::new(self.scale.finish()),
             Arc::new(self.jpeg_q.finish()),
         ];
         let mut f32s = self.f32s.into_iter();
@@ -381,9 +417,6 @@ pub fn img_signals_pixels(pixels: &dyn Array, widths: &[i32], heights: &[i32], c
             let d = Decoded {
                 width: w,
                 height: h,
-                full_width: w as u32,
-                full_height: h as u32,
-                scale_denom: 1,
                 pixels,
                 format: "raw",
                 has_alpha: false,
@@ -430,8 +463,6 @@ mod tests {
         assert!(!err.is_null(2) && !err.is_null(3));
         let q = out.column_by_name("img_jpeg_quality").unwrap().as_primitive::<Int32Type>();
         assert_eq!(q.value(0), 75); // the image crate's default quality
-        let scale = out.column_by_name("img_decode_scale").unwrap().as_primitive::<Int32Type>();
-        assert_eq!(scale.value(0), 1); // 480 / 2 < 256
         let ar = out.column_by_name("img_aspect_ratio").unwrap().as_primitive::<Float32Type>();
         assert!((ar.value(0) - 4.0 / 3.0).abs() < 1e-6);
         for name in ["img_phash", "img_whash"] {
@@ -447,7 +478,7 @@ mod tests {
         let arr = BinaryArray::from_vec(vec![good.as_slice()]);
         let p = SignalParams { degradations: false, hashes: false, quality: false, ..Default::default() };
         let out = img_signals(&arr, &p).unwrap();
-        assert!(out.column_by_name("img_decode_scale").unwrap().is_null(0));
+        assert!(out.column_by_name("img_entropy_bits").unwrap().is_null(0));
         assert!(out.column_by_name("img_aspect_ratio").unwrap().is_valid(0));
     }
 
@@ -456,8 +487,7 @@ mod tests {
         let big = jpeg(1200, 900);
         let arr = BinaryArray::from_vec(vec![big.as_slice()]);
         let f = img_signals(&arr, &SignalParams::default()).unwrap();
-        let e = img_signals(&arr, &SignalParams { mode: DecodeMode::Exact, ..Default::default() }).unwrap();
-        assert_eq!(f.column_by_name("img_decode_scale").unwrap().as_primitive::<Int32Type>().value(0), 2);
+        let e = img_signals(&arr, &SignalParams { mode: SignalMode::Exact, ..Default::default() }).unwrap();
         for name in ["img_phash", "img_dhash", "img_ahash", "img_whash"] {
             let a = f.column_by_name(name).unwrap().as_primitive::<Int64Type>().value(0);
             let b = e.column_by_name(name).unwrap().as_primitive::<Int64Type>().value(0);

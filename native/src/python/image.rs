@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::{export, import_array, to_py_err, ArrowExport};
-use crate::image::decode::DecodeMode;
+use crate::image::signals::SignalMode;
 use crate::image::meta::{img_meta as img_meta_kernel, DecodeGuard};
 use crate::image::signals::{img_signals as img_signals_kernel, img_signals_pixels as img_signals_pixels_kernel, SignalParams};
 
@@ -34,8 +34,8 @@ fn signal_params(
     hashes: bool,
 ) -> PyResult<SignalParams> {
     let mode = match mode {
-        "fast" => DecodeMode::Fast,
-        "exact" => DecodeMode::Exact,
+        "fast" => SignalMode::Fast,
+        "exact" => SignalMode::Exact,
         other => return Err(PyValueError::new_err(format!("mode must be 'fast' or 'exact', got {other:?}"))),
     };
     Ok(SignalParams {
@@ -87,7 +87,7 @@ fn int32_values(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<i32>> {
 
 /// The signals of `img_signals` from already-decoded 8-bit pixels (grey or RGB rows).
 #[pyfunction]
-#[pyo3(signature = (pixels, widths, heights, channels, *, working_side_px=256, near_mono_chroma_std=4.0,
+#[pyo3(signature = (pixels, widths, heights, channels, *, mode="fast", working_side_px=256, near_mono_chroma_std=4.0,
     quality=true, degradations=true, hashes=true))]
 #[allow(clippy::too_many_arguments)]
 fn img_signals_pixels(
@@ -96,13 +96,14 @@ fn img_signals_pixels(
     widths: &Bound<'_, PyAny>,
     heights: &Bound<'_, PyAny>,
     channels: &Bound<'_, PyAny>,
+    mode: &str,
     working_side_px: u32,
     near_mono_chroma_std: f32,
     quality: bool,
     degradations: bool,
     hashes: bool,
 ) -> PyResult<ArrowExport> {
-    let p = signal_params("exact", u64::MAX, u64::MAX, working_side_px, 600_000, near_mono_chroma_std, quality, degradations, hashes)?;
+    let p = signal_params(mode, u64::MAX, u64::MAX, working_side_px, 600_000, near_mono_chroma_std, quality, degradations, hashes)?;
     let array = import_array(pixels)?;
     let (w, h, c) = (int32_values(widths, "widths")?, int32_values(heights, "heights")?, int32_values(channels, "channels")?);
     let out = py.detach(|| img_signals_pixels_kernel(array.as_ref(), &w, &h, &c, &p)).map_err(to_py_err)?;

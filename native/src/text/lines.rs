@@ -145,7 +145,7 @@ fn is_counter(words: &[&str], nouns: &[String]) -> bool {
         return false;
     }
     let noun = words[1].trim_end_matches(|c: char| c.is_ascii_punctuation()).to_lowercase();
-    nouns.iter().any(|n| *n == noun)
+    nouns.contains(&noun)
 }
 
 /// The discard rule that removes a whole line, if any.

@@ -161,7 +161,7 @@ fn prepare(rule: &Rule) -> Prepared {
 }
 
 /// Row values of an optional string column (all `None` when absent).
-fn optional_strs<'a>(array: Option<&'a dyn Array>, n: usize) -> Result<Vec<Option<&'a str>>> {
+fn optional_strs(array: Option<&dyn Array>, n: usize) -> Result<Vec<Option<&str>>> {
     use arrow_array::cast::AsArray;
     let Some(a) = array else { return Ok(vec![None; n]) };
     if a.len() != n {

@@ -1,12 +1,20 @@
 """Web-text benchmarks, side by side with the reference tools on the same documents.
 
 1. Rule stage: documents/s on one core for spark-mm's Rust rules (Gopher quality + repetition,
-   C4, FineWeb; one fused ``txt_rules`` call, and the four operators one after another) vs
-   datatrove's ``GopherQualityFilter``, ``GopherRepetitionFilter``, ``C4QualityFilter`` and
-   ``FineWebQualityFilter`` on the same documents, plus their keep/drop agreement.
+   C4, C4 bad words, FineWeb; one fused ``txt_rules`` call, and the five operators one after
+   another) vs datatrove's ``GopherQualityFilter``, ``GopherRepetitionFilter``,
+   ``C4QualityFilter``, ``C4BadWordsFilter`` and ``FineWebQualityFilter`` on the same documents,
+   plus their keep/drop agreement. Bad words use one list file for both sides (datatrove's
+   ``banned_words.txt``, a list in the LDNOOBW layout; the LDNOOBW list itself is not shipped).
+   RefinedWeb's line-wise corrections have no datatrove equivalent: their cost is timed alone and
+   as a sixth rule in the fused call.
 2. WARC -> text: pages/s for warcio + trafilatura, warcio + resiliparse, and spark-mm's
    ``iter_warc_records`` + ``txt_extract``; agreement of each extractor with trafilatura
    (word-multiset F1).
+
+3. URL block lists: load time and resident memory of the full UT1-derived lists datatrove ships
+   (~4.6M domains), in a fresh process, and the cost of a second operator instance in the same
+   worker (served by the per-worker cache).
 
 Documents are the real pages of ../shared/data (WARC responses and the JSONL text samples).
 
@@ -19,6 +27,9 @@ import argparse
 import gzip
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -122,6 +133,7 @@ def bench_extraction(data: Path) -> dict[str, Any]:
 
 def bench_rules(docs: list[str]) -> dict[str, Any]:
     import pyarrow as pa
+    import datatrove.pipeline.filters.c4_filters as c4_filters
     from datatrove.data import Document
     from datatrove.pipeline.filters import (
         C4QualityFilter,
@@ -129,9 +141,12 @@ def bench_rules(docs: list[str]) -> dict[str, Any]:
         GopherQualityFilter,
         GopherRepetitionFilter,
     )
+    from datatrove.utils._import_utils import ASSETS_PATH
 
     from spark_mm.ops.text_rules import (
         TxtC4,
+        TxtC4BadWords,
+        TxtC4BadWordsParams,
         TxtC4Params,
         TxtFineweb,
         TxtFinewebParams,
@@ -139,22 +154,35 @@ def bench_rules(docs: list[str]) -> dict[str, Any]:
         TxtGopherQualityParams,
         TxtGopherRepetition,
         TxtGopherRepetitionParams,
+        TxtLineCorrections,
+        TxtLineCorrectionsParams,
         run_rules,
     )
 
+    words = str(Path(ASSETS_PATH) / "banned_words.txt")
+    c4_filters.cached_asset_path_or_download = lambda *a, **k: words  # the same list for both sides
     ops = [
         TxtGopherQuality(TxtGopherQualityParams()),
         TxtGopherRepetition(TxtGopherRepetitionParams()),
         TxtC4(TxtC4Params(variant="datatrove")),
+        TxtC4BadWords(TxtC4BadWordsParams(bad_words_files={"en": words})),
         TxtFineweb(TxtFinewebParams()),
     ]
-    refs = [GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), FineWebQualityFilter()]
+    refs = [GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), c4_filters.C4BadWordsFilter(),
+            FineWebQualityFilter()]
+    lines = TxtLineCorrections(TxtLineCorrectionsParams())
     arr = pa.array(docs)
     batch = pa.RecordBatch.from_arrays([arr], names=["txt_content"])
     run_rules(arr[:10], [o.spec() for o in ops])  # warm up
     t = time.perf_counter()
     fused = run_rules(arr, [o.spec() for o in ops])
     fused_s = time.perf_counter() - t
+    t = time.perf_counter()
+    run_rules(arr, [o.spec() for o in ops] + [lines.spec()])
+    fused_lines_s = time.perf_counter() - t
+    t = time.perf_counter()
+    lines.apply(batch)
+    lines_s = time.perf_counter() - t
     t = time.perf_counter()
     for o in ops:
         o.apply(batch)
@@ -168,15 +196,21 @@ def bench_rules(docs: list[str]) -> dict[str, Any]:
     t = time.perf_counter()
     list(run_ops("text", plan.operators(), [staged], plan.output_schema(), "bench"))
     stage_s = time.perf_counter() - t
-    for r in refs:  # warm up spaCy
+    for r in refs:  # warm up spaCy and the bad-words regex
         r.filter(Document(text=docs[0], id="w"))
     t = time.perf_counter()
-    ref_ok: list[list[bool]] = [[], [], [], []]
+    ref_ok: list[list[bool]] = [[] for _ in refs]
+    ref_each = [0.0] * len(refs)
     for i, d in enumerate(docs):
         for k, r in enumerate(refs):
+            t0 = time.perf_counter()
             out = r.filter(Document(text=d, id=str(i)))
+            ref_each[k] += time.perf_counter() - t0
             ref_ok[k].append(out is True)
     ref_s = time.perf_counter() - t
+    t = time.perf_counter()
+    run_rules(arr, [ops[3].spec()])
+    badwords_s = time.perf_counter() - t
     agree = {}
     for o, ok in zip(ops, ref_ok):
         mine = fused.column(f"{o.name}_ok").to_pylist()
@@ -185,14 +219,47 @@ def bench_rules(docs: list[str]) -> dict[str, Any]:
     return {
         "docs": n,
         "rust_fused_docs_s": n / fused_s,
+        "rust_fused_plus_line_corrections_docs_s": n / fused_lines_s,
         "rust_ops_docs_s": n / ops_s,
         "engine_stage_docs_s": n / stage_s,
         "speedup_engine_stage": ref_s / stage_s,
         "datatrove_docs_s": n / ref_s,
         "speedup_fused": ref_s / fused_s,
         "speedup_ops": ref_s / ops_s,
+        "bad_words_rust_docs_s": n / badwords_s,
+        "bad_words_datatrove_docs_s": n / ref_each[3],
+        "line_corrections_op_docs_s": n / lines_s,
         "agreement": agree,
+        "datatrove_dropped_by_bad_words": n - sum(ref_ok[3]),
     }
+
+
+_URL_LISTS_PROBE = """
+import json, time
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+import tldextract  # noqa: F401  (its import is not the lists' cost)
+from spark_mm.ops.url_filter import UrlFilter, UrlFilterParams
+UrlFilter(UrlFilterParams(cache_dir=CACHE))._list_sources()  # unpack the archive outside the timing
+r0 = rss(); t = time.perf_counter()
+a = UrlFilter(UrlFilterParams(cache_dir=CACHE)); a.setup()
+load_s = time.perf_counter() - t; r1 = rss()
+t = time.perf_counter()
+b = UrlFilter(UrlFilterParams(cache_dir=CACHE)); b.setup()
+print(json.dumps({"sizes": a._lists.sizes(), "first_load_s": load_s, "rss_mb": r1 - r0,
+                  "second_instance_s": time.perf_counter() - t, "shared": a._lists is b._lists}))
+"""
+
+
+def bench_url_lists() -> dict[str, Any]:
+    """Full UT1-derived lists (datatrove's archive) in a fresh process: load time and RSS growth."""
+    with tempfile.TemporaryDirectory() as cache:
+        code = f"CACHE = {cache!r}\n" + _URL_LISTS_PROBE
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return res
 
 
 def main() -> None:
@@ -207,6 +274,7 @@ def main() -> None:
     base = load_texts(args.data) + page_texts(args.data)
     base = [d for d in base if d.strip()]
     docs = (base * (args.min_docs // len(base) + 1))[: max(args.min_docs, len(base))]
+    print(json.dumps({"url_lists": bench_url_lists()}, indent=2), flush=True)
     print(json.dumps({"rules": bench_rules(docs)}, indent=2), flush=True)
     print(json.dumps({"extraction": bench_extraction(args.data)}, indent=2))
 

@@ -125,3 +125,10 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("job: [unclosed\n")
     with pytest.raises(RecipeError, match="not valid YAML"):
         recipes.load(bad)
+
+
+def test_bad_words_list_missing_fails_at_recipe_validation(tmp_path) -> None:
+    raw = base()
+    raw["stages"][0]["ops"][0] = {"op": "txt_c4_badwords", "bad_words_files": {"en": str(tmp_path / "nope")}}
+    with pytest.raises(RecipeError, match=r"stages\[0\]\.ops\[0\].*bad_words_files\.en: .* is not a file.*bad_words_files: \{en:"):
+        recipes.validate(raw)

@@ -1,5 +1,8 @@
 """The per-worker model cache: the one deliberate global in spark-mm.
 
+Besides model weights it holds other large read-only per-worker assets loaded the same way (the URL
+filter's block lists, keyed by their content digest).
+
 Lifetime. One ``ModelCache`` instance (``MODEL_CACHE``) lives in each Python process. On Spark that
 process is a Python worker, one per concurrently running task; workers are reused across tasks
 (``spark.python.worker.reuse``, on by default), so a model loaded by the first task of a slot stays

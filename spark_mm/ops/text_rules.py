@@ -1,4 +1,5 @@
-"""Web-text quality filters (Gopher, C4, FineWeb, length) and the PII mapper, over Rust kernels.
+"""Web-text quality filters (Gopher, C4 + bad words, FineWeb, RefinedWeb line corrections,
+length) and the PII mapper, over Rust kernels.
 
 Every operator here is a thin declaration over one kernel call, ``_native.txt_rules``: the kernel
 analyses each document once (spaCy-style English words, lines, lengths) and evaluates the rule.
@@ -12,20 +13,24 @@ from __future__ import annotations
 
 import enum
 import json
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field, model_validator
 
 from spark_mm import _native
+from spark_mm.errors import ConfigError
 from spark_mm.ops.base import Filter, FilterDecision, Operator, OpParams, OpResult
 from spark_mm.ops.registry import register
 
 DEFAULT_TEXT_COLUMN = "txt_content"
 
 
-def run_rules(texts: pa.Array, specs: list[dict[str, Any]]) -> pa.RecordBatch:
+def run_rules(texts: pa.Array, specs: list[dict[str, Any]], languages: pa.Array | None = None) -> pa.RecordBatch:
     """Run kernel rule specs over a string column; returns the kernel's columns (``error`` last).
+
+    ``languages`` (same length, optional) is each row's language code, read by the bad-words rule.
 
     >>> b = run_rules(pa.array(["a b c"]), [{"name": "n", "rule": "length",
     ...     "params": {"min_chars": None, "max_chars": None, "min_words": 5, "max_words": None}}])
@@ -34,7 +39,9 @@ def run_rules(texts: pa.Array, specs: list[dict[str, Any]]) -> pa.RecordBatch:
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    return pa.RecordBatch.from_struct_array(pa.array(_native.txt_rules(texts, json.dumps(specs))))
+    if isinstance(languages, pa.ChunkedArray):
+        languages = languages.combine_chunks()
+    return pa.RecordBatch.from_struct_array(pa.array(_native.txt_rules(texts, json.dumps(specs), languages)))
 
 
 class _TextRule(Filter[Any]):
@@ -43,8 +50,14 @@ class _TextRule(Filter[Any]):
     rule: ClassVar[str]
 
     @property
+    def language_column(self) -> str | None:
+        """A per-row language column the rule reads (only the bad-words rule has one)."""
+        return None
+
+    @property
     def reads(self) -> tuple[str, ...]:
-        return (self.params.text_column,)
+        lang = self.language_column
+        return (self.params.text_column,) if lang is None else (self.params.text_column, lang)
 
     def rule_params(self) -> dict[str, Any]:
         """The kernel parameters (the params model minus operator-only fields)."""
@@ -60,16 +73,26 @@ class _TextRule(Filter[Any]):
     @classmethod
     def apply_group(cls, ops: list[Operator], batch: pa.RecordBatch) -> list[OpResult]:  # type: ignore[type-arg]
         rules = [op for op in ops if isinstance(op, _TextRule)]
-        out = run_rules(batch.column(rules[0].params.text_column), [op.spec() for op in rules])
+        # one kernel call per distinct language column (rules without one join the first call)
+        langs = list(dict.fromkeys(op.language_column for op in rules if op.language_column is not None)) or [None]
+        outs = {}
+        for i, lang in enumerate(langs):
+            members = [op for op in rules if op.language_column == lang or (i == 0 and op.language_column is None)]
+            out = run_rules(batch.column(rules[0].params.text_column), [op.spec() for op in members],
+                            None if lang is None else batch.column(lang))
+            outs.update({id(op): out for op in members})
         results = []
         for op in rules:
-            result = op.result_from(op.decision_from(out))
+            result = op.result_from(op.decision_from(outs[id(op)]))
             op.check(batch, result)
             results.append(result)
         return results
 
     def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
-        return self.decision_from(run_rules(batch.column(self.params.text_column), [self.spec()]))
+        lang = self.language_column
+        return self.decision_from(
+            run_rules(batch.column(self.params.text_column), [self.spec()], None if lang is None else batch.column(lang))
+        )
 
     def decision_from(self, out: pa.RecordBatch) -> FilterDecision:
         """This rule's decision from a kernel output that may hold other rules' columns too."""
@@ -243,8 +266,8 @@ class TxtC4(_TextRule):
     ``min_words_per_line``, a word over ``max_word_length`` characters, "javascript", cookie /
     terms-of-use phrases; Wikipedia citation marks are removed); page rules drop the page.
     ``variant="tfds"`` is the original code, ``"datatrove"`` datatrove's defaults (FineWeb ran it
-    with ``filter_no_terminal_punct=False``). The bad-words list rule of C4 is not part of this
-    filter. Signals: ``txt_c4_sentences`` (sentences in kept lines) and, with ``emit_text``,
+    with ``filter_no_terminal_punct=False``). The bad-words list rule of C4 is a separate filter
+    (see :class:`TxtC4BadWords`). Signals: ``txt_c4_sentences`` (sentences in kept lines) and, with ``emit_text``,
     ``txt_c4_text`` (kept lines joined by newlines). Reasons: :class:`C4Reason`.
     """
 
@@ -277,6 +300,164 @@ class TxtC4(_TextRule):
             "filter_policy": p.filter_policy,
             "emit_text": p.emit_text,
         }
+
+
+# --- C4 bad words ------------------------------------------------------------------------------
+
+_LDNOOBW_HINT = (
+    "give the List of Dirty, Naughty, Obscene or Otherwise Bad Words in its own layout (one word or "
+    "phrase per line), e.g. bad_words_files: {en: /data/ldnoobw/en} (datatrove pins LDNOOBW commit "
+    "25e679f03d96baa721cde20db9944649e8d0a844 for 'en'); the list is not shipped with spark-mm"
+)
+
+
+class TxtC4BadWordsParams(OpParams):
+    """C4 bad-words settings: one LDNOOBW-layout list file per language code."""
+
+    op: Literal["txt_c4_badwords"] = "txt_c4_badwords"
+    text_column: str = DEFAULT_TEXT_COLUMN
+    bad_words_files: dict[str, str] = Field(default_factory=dict, description="language code -> list file")
+    language_column: str | None = Field(None, description="per-row language (e.g. txt_lang); None: default_language")
+    default_language: str = "en"
+    keep_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of matching pages kept anyway")
+    seed: int = Field(0, ge=0, lt=2**64)
+
+    @model_validator(mode="after")
+    def _files_exist(self) -> TxtC4BadWordsParams:
+        if not self.bad_words_files:
+            raise ValueError(f"bad_words_files: no list given; {_LDNOOBW_HINT}")
+        for lang, path in self.bad_words_files.items():
+            if not Path(path).is_file():
+                raise ValueError(f"bad_words_files.{lang}: {path!r} is not a file; {_LDNOOBW_HINT}")
+        if self.language_column is None and self.default_language not in self.bad_words_files:
+            raise ValueError(
+                f"default_language: {self.default_language!r} has no list in bad_words_files "
+                f"(lists for {sorted(self.bad_words_files)}); add one or set language_column"
+            )
+        return self
+
+
+def read_word_list(path: str | Path) -> list[str]:
+    """Entries of an LDNOOBW-layout list: one word or phrase per line, stripped, blanks dropped.
+
+    >>> import tempfile, os
+    >>> f = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False); _ = f.write("darn\\n dang it \\n\\n"); f.close()
+    >>> read_word_list(f.name)
+    ['darn', 'dang it']
+    >>> os.unlink(f.name)
+    """
+    with open(path, encoding="utf-8") as fh:
+        return [w for w in (line.strip() for line in fh) if w]
+
+
+class C4BadWordsReason(str, enum.Enum):
+    BAD_WORDS = "document_removed_with_badwords"
+
+
+@register
+class TxtC4BadWords(_TextRule):
+    """C4's bad-words rule (Raffel et al. 2020, §2.2), matched as datatrove's ``C4BadWordsFilter``.
+
+    A page is dropped when its lower-cased text contains an entry of its language's list flanked
+    by non-word characters (Python ``re`` ``\\W``) or the page's start/end; Japanese, Thai and
+    Chinese lists match anywhere. The language is ``language_column``'s value (``default_language``
+    when null or when no column is set); a page whose language has no list is kept with
+    ``txt_c4_badwords_has_badwords`` null (datatrove's ``fail_on_missing_language=False``).
+    ``keep_fraction`` keeps that share of matching pages, drawn per document from
+    ``xxh3(text, seed)`` (deterministic, unlike datatrove's per-worker RNG stream).
+    Signal: ``txt_c4_badwords_has_badwords``. Reasons: :class:`C4BadWordsReason` (datatrove's name).
+    Lists are read on the worker, once per operator instance.
+    """
+
+    name = "txt_c4_badwords"
+    version = "1"
+    Params = TxtC4BadWordsParams
+    Reason = C4BadWordsReason
+    rule = "bad_words"
+
+    def __init__(self, params: TxtC4BadWordsParams) -> None:
+        super().__init__(params)
+        self._lists: dict[str, list[str]] | None = None
+
+    @property
+    def language_column(self) -> str | None:
+        return self.params.language_column
+
+    @property
+    def signal_schema(self) -> pa.Schema:
+        return pa.schema([(f"{self.name}_has_badwords", pa.bool_())])
+
+    def setup(self) -> None:
+        if self._lists is None:
+            try:
+                self._lists = {lang: read_word_list(f) for lang, f in self.params.bad_words_files.items()}
+            except OSError as e:
+                raise ConfigError(f"txt_c4_badwords.bad_words_files: cannot read a list ({e}); {_LDNOOBW_HINT}") from e
+
+    def rule_params(self) -> dict[str, Any]:
+        self.setup()
+        p = self.params
+        return {"lists": self._lists, "default_language": p.default_language, "keep_fraction": p.keep_fraction, "seed": p.seed}
+
+
+# --- RefinedWeb line-wise corrections ----------------------------------------------------------
+
+
+class TxtLineCorrectionsParams(OpParams):
+    """RefinedWeb line-wise corrections; pattern/word lists left unset take the kernel defaults."""
+
+    op: Literal["txt_line_corrections"] = "txt_line_corrections"
+    text_column: str = DEFAULT_TEXT_COLUMN
+    max_uppercase_ratio: float | None = Field(0.5, ge=0.0, le=1.0, description="None disables")
+    remove_numeric: bool = True
+    remove_counters: bool = True
+    counter_words: tuple[str, ...] | None = None
+    remove_single_word: bool = True
+    max_words_for_patterns: int = Field(10, ge=0)
+    start_patterns: tuple[str, ...] | None = None
+    end_patterns: tuple[str, ...] | None = None
+    anywhere_patterns: tuple[str, ...] | None = None
+    max_removed_words_frac: float = Field(0.05, ge=0.0, le=1.0)
+
+
+class LineCorrectionsReason(str, enum.Enum):
+    TOO_MANY_REMOVED_WORDS = "too_many_removed_words"
+
+
+@register
+class TxtLineCorrections(_TextRule):
+    """RefinedWeb line-wise corrections (Penedo et al. 2023, §3.2 / App. G.2), a rewriting filter.
+
+    Lines that are mainly upper-case (upper-case share of letters > ``max_uppercase_ratio``), only
+    numerical, a counter ("3 likes") or a single word are removed; lines of at most
+    ``max_words_for_patterns`` words have start / end / anywhere patterns ("sign in", "read more",
+    "items in cart") cut out. The page is dropped when the words taken out exceed
+    ``max_removed_words_frac`` (5%) of its words (whitespace-separated). Signals:
+    ``txt_line_corrections_text`` (the corrected page, kept lines joined by newlines; later steps
+    such as dedup read it), ``_lines_removed``, ``_words_removed``.
+    Reasons: :class:`LineCorrectionsReason`. Defaults and their provenance: docs/web_text.md.
+    """
+
+    name = "txt_line_corrections"
+    version = "1"
+    Params = TxtLineCorrectionsParams
+    Reason = LineCorrectionsReason
+    rule = "line_corrections"
+
+    @property
+    def signal_schema(self) -> pa.Schema:
+        return pa.schema([
+            (f"{self.name}_text", pa.string()),
+            (f"{self.name}_lines_removed", pa.int32()),
+            (f"{self.name}_words_removed", pa.int32()),
+        ])
+
+    def rule_params(self) -> dict[str, Any]:
+        d: dict[str, Any] = json.loads(_native.txt_rule_defaults("line_corrections"))["params"]
+        for k, v in self.params.model_dump(exclude={"op", "text_column"}).items():
+            if v is not None or k == "max_uppercase_ratio":
+                d[k] = list(v) if isinstance(v, tuple) else v
+        return d
 
 
 # --- FineWeb -----------------------------------------------------------------------------------
@@ -368,15 +549,18 @@ class TxtPiiParams(OpParams):
     redact: bool = Field(False, description="add txt_pii_text with matches replaced")
     email_replacement: str = "email@example.com"
     ip_replacement: str = "0.0.0.0"
+    ipv6_replacement: str = "::"
     include_private_ips: bool = False
 
 
 @register
 class TxtPii(Operator[TxtPiiParams]):
-    """PII mapper: counts e-mail addresses (``txt_pii_emails``) and public IPv4 addresses
-    (``txt_pii_ips``; private/loopback ones too with ``include_private_ips``) and, with
-    ``redact``, writes ``txt_pii_text`` with them replaced (FineWeb anonymised both before
-    release). A mapper, not a filter: no ok/reason columns.
+    """PII mapper: counts e-mail addresses (``txt_pii_emails``) and public IPv4 / IPv6 addresses
+    (``txt_pii_ips``; full, ``::``-compressed and IPv4-mapped IPv6; private, loopback, link-local
+    and unique-local ones too with ``include_private_ips``) and, with ``redact``, writes
+    ``txt_pii_text`` with them replaced (FineWeb anonymised both before release). Times
+    (``12:30:45``), MAC addresses and C++ scopes (``std::string``) are not addresses. A mapper,
+    not a filter: no ok/reason columns.
     """
 
     name = "txt_pii"

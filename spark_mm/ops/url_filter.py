@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import tarfile
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +13,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from spark_mm import _native
+from spark_mm.engine.model_cache import MODEL_CACHE, ModelKey
 from spark_mm.errors import ConfigError, MissingDependency
 from spark_mm.ops.base import Filter, FilterDecision, OpParams
 from spark_mm.ops.registry import register
@@ -81,6 +84,15 @@ def _datatrove_assets() -> Path:
 
 def _read_words(path: Path) -> list[str]:
     return [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def _lists_digest(sources: dict[str, Any], extra: dict[str, list[str]]) -> str:
+    """Identity of a set of lists: word lists and extras by value, list files by path, size and mtime."""
+    files = {
+        k: [(f, (st := Path(f).stat()).st_size, st.st_mtime_ns) for f in sources[k]] for k in ("domain_files", "url_files")
+    }
+    words = {k: v for k, v in sources.items() if k not in files}
+    return hashlib.sha256(json.dumps([files, words, extra], sort_keys=True).encode()).hexdigest()
 
 
 def ut1_files(root: Path, categories: tuple[str, ...] | None) -> tuple[list[Path], list[Path]]:
@@ -172,8 +184,13 @@ class UrlFilter(Filter[UrlFilterParams]):
             raise MissingDependency("url_filter needs tldextract: pip install tldextract") from e
         # the bundled public-suffix snapshot only: never fetch lists at run time
         self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-        self._lists = _native.UrlLists(
-            **self._list_sources(), extra_domains=list(self.params.extra_domains), extra_urls=list(self.params.extra_urls)
+        sources = self._list_sources()
+        extra = {"extra_domains": list(self.params.extra_domains), "extra_urls": list(self.params.extra_urls)}
+        # UT1-sized lists take seconds to load: one copy per worker process, shared by every task
+        # and operator instance asking for the same lists (the per-worker cache, keyed by content).
+        self._lists = MODEL_CACHE.get_or_load(
+            ModelKey("url_filter:lists", _lists_digest(sources, extra), "cpu", "u64"),
+            lambda: _native.UrlLists(**sources, **extra),
         )
 
     def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:

@@ -70,3 +70,17 @@ def test_real_image_variants_cluster_and_distinct_photos_do_not(spark: SparkSess
     assert sum(r.keep for r in rows if r.c == same[0]) == 1
     distinct = ["photos/dj_cat.jpg", "photos/dj_blip.jpg", "photos/dj_img1.png", "photos/dj_img3.jpg"]
     assert len({cluster[f] for f in distinct}) == len(distinct)
+
+
+@pytest.mark.shared_data
+def test_all_shared_warc_files_through_the_refinedweb_job(spark: SparkSession, shared_data: Path) -> None:
+    loaded = recipes.load(REPO / "conf" / "refinedweb.yaml", ["namespace=shared_rw", "lake.buckets=4", f"source.path={shared_data / 'warc'}"])
+    result = Runner(loaded, run_id="shared-rw", spark=spark).run()
+    ingest, text = result.stages[:2]
+    assert ingest.rows_in == ingest.rows_out > 150
+    assert text.rows_in == text.rows_out == ingest.rows_out
+    row = spark.sql(
+        "SELECT count(*) AS n, count(txt_line_corrections_ok) AS decided, sum(CAST(txt_line_corrections_ok AS INT)) AS kept, "
+        "sum(txt_line_corrections_lines_removed) AS lines FROM shared_rw.signals_text"
+    ).first()
+    assert row.n == ingest.rows_out and 0 < row.kept < row.decided and row.lines > 0

@@ -10,16 +10,20 @@ import pytest
 from spark_mm import _native
 from spark_mm.ops.registry import build, operators
 from spark_mm.ops.text_rules import (
+    C4BadWordsReason,
     C4Reason,
     FinewebReason,
     GopherQualityReason,
     GopherRepetitionReason,
     LengthReason,
+    LineCorrectionsReason,
+    TxtC4BadWordsParams,
     TxtC4Params,
     TxtFinewebParams,
     TxtGopherQualityParams,
     TxtGopherRepetitionParams,
     TxtLengthParams,
+    TxtLineCorrectionsParams,
     TxtPiiParams,
 )
 
@@ -217,4 +221,128 @@ def test_python_defaults_match_kernel_reference_defaults() -> None:
 def test_all_text_ops_registered() -> None:
     names = set(operators())
     assert {"txt_extract", "txt_lang", "txt_gopher_quality", "txt_gopher_repetition", "txt_c4", "txt_fineweb",
-            "txt_length", "txt_pii", "url_filter"} <= names
+            "txt_length", "txt_pii", "url_filter", "txt_c4_badwords", "txt_line_corrections"} <= names
+
+
+# --- C4 bad words ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def word_list(tmp_path):
+    """A constructed LDNOOBW-layout list (one entry per line, a phrase, a blank line)."""
+    f = tmp_path / "en"
+    f.write_text("darn\ndang it\n\nheck\n", encoding="utf-8")
+    zh = tmp_path / "zh"
+    zh.write_text("坏\n", encoding="utf-8")
+    return {"en": str(f), "zh": str(zh)}
+
+
+class TestC4BadWords:
+    def test_words_phrases_boundaries_and_case(self, word_list) -> None:
+        p = TxtC4BadWordsParams(bad_words_files={"en": word_list["en"]})
+        texts = ["Well, DARN.", "oh Dang   it", "oh dang it!", "darned heckler", "undarn", "dang itself",
+                 "darn_it", "x\nheck\ny", "all fine", None]
+        got = decide(p, texts)
+        assert [r for _, r in got] == [C4BadWordsReason.BAD_WORDS, None, C4BadWordsReason.BAD_WORDS, None, None,
+                                       None, None, C4BadWordsReason.BAD_WORDS, None, None]
+        assert got[-1] == (None, None)
+
+    def test_language_column_and_missing_list(self, word_list) -> None:
+        op = build(TxtC4BadWordsParams(bad_words_files=word_list, language_column="txt_lang"))
+        assert op.reads == ("txt_content", "txt_lang")
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(["darn", "darn", "这是坏的", "darn"]), pa.array(["en", "fr", "zh", None])], names=["txt_content", "txt_lang"]
+        )
+        out = op.apply(batch).columns
+        assert out.column("txt_c4_badwords_ok").to_pylist() == [False, True, False, False]
+        assert out.column("txt_c4_badwords_has_badwords").to_pylist() == [True, None, True, True]
+
+    def test_keep_fraction(self, word_list) -> None:
+        texts = [f"darn {i}" for i in range(2000)]
+        kept = sum(ok for ok, _ in decide(TxtC4BadWordsParams(bad_words_files=word_list, keep_fraction=0.25, seed=7), texts))
+        assert 400 < kept < 600
+        assert kept == sum(ok for ok, _ in decide(TxtC4BadWordsParams(bad_words_files=word_list, keep_fraction=0.25, seed=7), texts))
+
+    def test_fuses_with_other_rules(self, word_list) -> None:
+        from spark_mm.engine.plan import fusion_groups
+
+        ops = [build(GQ), build(TxtC4BadWordsParams(bad_words_files=word_list, language_column="txt_lang")), build(FW)]
+        assert len(fusion_groups(ops)) == 1
+        batch = pa.RecordBatch.from_arrays([pa.array([words_doc(60), "darn it"]), pa.array(["en", "en"])],
+                                           names=["txt_content", "txt_lang"])
+        fused = type(ops[0]).apply_group(ops, batch)
+        for op, res in zip(ops, fused):
+            alone = op.apply(batch)
+            assert res.columns.equals(alone.columns), op.name
+
+    def test_missing_list_fails_at_validation(self, tmp_path) -> None:
+        with pytest.raises(ValueError, match=r"bad_words_files: no list given.*bad_words_files: \{en:"):
+            TxtC4BadWordsParams()
+        with pytest.raises(ValueError, match=r"bad_words_files\.en: .* is not a file"):
+            TxtC4BadWordsParams(bad_words_files={"en": str(tmp_path / "missing")})
+        (tmp_path / "fr").write_text("merde\n")
+        with pytest.raises(ValueError, match="default_language: 'en' has no list"):
+            TxtC4BadWordsParams(bad_words_files={"fr": str(tmp_path / "fr")})
+
+
+# --- RefinedWeb line-wise corrections ----------------------------------------------------------
+
+LC = TxtLineCorrectionsParams()
+
+
+def _body(n: int) -> str:
+    return " ".join(f"word{i}" for i in range(n))
+
+
+class TestLineCorrections:
+    def run(self, params, texts):
+        op = build(params)
+        return op.apply(pa.RecordBatch.from_arrays([pa.array(texts, pa.string())], names=["txt_content"])).columns
+
+    def test_five_percent_boundary_and_rewrite(self) -> None:
+        keep = _body(95) + "\n" + "\n".join(["Home"] * 5)      # 5 of 100 words removed
+        drop = _body(94) + "\n" + "\n".join(["Home"] * 6)      # 6 of 100
+        out = self.run(LC, [keep, drop, None])
+        assert out.column("txt_line_corrections_ok").to_pylist() == [True, False, None]
+        assert out.column("txt_line_corrections_reason").to_pylist() == [None, LineCorrectionsReason.TOO_MANY_REMOVED_WORDS, None]
+        assert out.column("txt_line_corrections_text").to_pylist() == [_body(95), _body(94), None]
+        assert out.column("txt_line_corrections_words_removed").to_pylist() == [5, 6, None]
+        assert out.column("txt_line_corrections_lines_removed").to_pylist() == [5, 6, None]
+
+    def test_each_line_rule(self) -> None:
+        body = _body(200)
+        lines = ["ALL CAPS HEADER", "12 345", "3 likes", "Menu", "Sign in to comment on this",
+                 "Great story. Read more...", "You have 3 items in cart now", "A normal line of text."]
+        out = self.run(LC, [body + "\n" + "\n".join(lines)])
+        assert out.column("txt_line_corrections_text")[0].as_py() == "\n".join(
+            [body, "to comment on this", "Great story.", "You have 3 now", "A normal line of text."])
+        assert out.column("txt_line_corrections_lines_removed")[0].as_py() == 4
+
+    def test_ten_word_boundary_and_settings(self) -> None:
+        body = _body(300)
+        ten = "Nice post about cats and dogs and birds. Read more"
+        eleven = "Nice post about cats and dogs and small birds. Read more"
+        out = self.run(LC, [f"{body}\n{ten}", f"{body}\n{eleven}"])
+        assert out.column("txt_line_corrections_text").to_pylist() == [
+            f"{body}\nNice post about cats and dogs and birds.", f"{body}\n{eleven}"]
+        off = TxtLineCorrectionsParams(max_uppercase_ratio=None, remove_single_word=False, end_patterns=())
+        out = self.run(off, [f"{body}\nALL CAPS\nHome\n{ten}"])
+        assert out.column("txt_line_corrections_text")[0].as_py() == f"{body}\nALL CAPS\nHome\n{ten}"
+        strict = TxtLineCorrectionsParams(max_removed_words_frac=0.0)
+        assert self.run(strict, [f"{body}\nHome"]).column("txt_line_corrections_ok").to_pylist() == [False]
+
+    def test_defaults_match_kernel(self) -> None:
+        assert build(LC).rule_params() == json.loads(_native.txt_rule_defaults("line_corrections"))["params"]
+
+
+class TestPiiIpv6:
+    def test_ipv6_counted_and_redacted(self) -> None:
+        op = build(TxtPiiParams(redact=True))
+        text = "v6 2001:db8::1, mapped ::ffff:8.8.8.8, local fe80::1 and ::1, time 12:30:45, mac 00:1a:2b:3c:4d:5e, std::string"
+        out = op.apply(pa.RecordBatch.from_arrays([pa.array([text])], names=["txt_content"])).columns
+        assert out.column("txt_pii_ips").to_pylist() == [2]
+        assert out.column("txt_pii_text")[0].as_py() == (
+            "v6 ::, mapped ::, local fe80::1 and ::1, time 12:30:45, mac 00:1a:2b:3c:4d:5e, std::string")
+        everything = build(TxtPiiParams(include_private_ips=True))
+        out = everything.apply(pa.RecordBatch.from_arrays([pa.array([text])], names=["txt_content"])).columns
+        assert out.column("txt_pii_ips").to_pylist() == [4]

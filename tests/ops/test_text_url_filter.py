@@ -70,3 +70,21 @@ def test_bad_config_fails_early(tmp_path: Path) -> None:
         build(UrlFilterParams(use_datatrove_lists=False))
     with pytest.raises(ConfigError):
         build(UrlFilterParams(use_datatrove_lists=False, blocklist_dir=str(tmp_path / "missing"))).setup()
+
+
+def test_lists_load_once_per_worker_and_reload_when_a_file_changes(lists: dict) -> None:
+    from spark_mm.engine.model_cache import MODEL_CACHE
+
+    a, b = build(UrlFilterParams(**lists)), build(UrlFilterParams(**lists))
+    a.setup()
+    b.setup()
+    assert a._lists is b._lists  # a second task / operator instance reuses the loaded lists
+    other = build(UrlFilterParams(**lists, extra_domains=("more.example",)))
+    other.setup()
+    assert other._lists is not a._lists
+    domains = next(Path(lists["blocklist_dir"]).rglob("domains"))
+    domains.write_text(domains.read_text() + "new-bad.example\n")
+    changed = build(UrlFilterParams(**lists))
+    changed.setup()
+    assert changed._lists is not a._lists and changed._lists.sizes()[0] == a._lists.sizes()[0] + 1
+    MODEL_CACHE.clear()

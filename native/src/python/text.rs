@@ -10,19 +10,21 @@ use crate::text::rules::{txt_rules as txt_rules_kernel, Rule, RuleSpec};
 use crate::text::url::{url_filter as url_filter_kernel, UrlLists as UrlListsInner, UrlRule};
 
 /// Run text rules over a string column; `specs_json` is a JSON list of
-/// `{"name": ..., "rule": ..., "params": {...}}`; see `native/src/text/rules.rs`.
+/// `{"name": ..., "rule": ..., "params": {...}}`; `languages` (optional string column) is each
+/// row's language for the bad-words rule; see `native/src/text/rules.rs`.
 #[pyfunction]
-#[pyo3(signature = (texts, specs_json))]
-fn txt_rules(py: Python<'_>, texts: &Bound<'_, PyAny>, specs_json: &str) -> PyResult<ArrowExport> {
+#[pyo3(signature = (texts, specs_json, languages=None))]
+fn txt_rules(py: Python<'_>, texts: &Bound<'_, PyAny>, specs_json: &str, languages: Option<&Bound<'_, PyAny>>) -> PyResult<ArrowExport> {
     let specs: Vec<RuleSpec> =
         serde_json::from_str(specs_json).map_err(|e| PyValueError::new_err(format!("invalid text rule spec: {e}")))?;
     let array = import_array(texts)?;
-    let out = py.detach(|| txt_rules_kernel(array.as_ref(), &specs)).map_err(to_py_err)?;
+    let langs = languages.map(import_array).transpose()?;
+    let out = py.detach(|| txt_rules_kernel(array.as_ref(), &specs, langs.as_deref())).map_err(to_py_err)?;
     Ok(export(out))
 }
 
 /// The reference defaults of a rule as JSON (`gopher_quality`, `gopher_repetition`, `c4_tfds`,
-/// `c4_datatrove`, `fineweb`, `length`, `pii`).
+/// `c4_datatrove`, `fineweb`, `length`, `pii`, `line_corrections`).
 #[pyfunction]
 fn txt_rule_defaults(tag: &str) -> PyResult<String> {
     let rule = Rule::defaults(tag).ok_or_else(|| PyValueError::new_err(format!("unknown text rule {tag:?}")))?;

@@ -4,11 +4,13 @@
 //! [`doc::Doc`] is the one analysis pass (words, lines, lengths) every rule reads;
 //! [`rules::txt_rules`] is the columnar wrapper that runs any set of rules over a string column.
 
+pub mod badwords;
 pub mod c4;
 pub mod chars;
 pub mod doc;
 pub mod fineweb;
 pub mod gopher;
+pub mod lines;
 pub mod pii;
 pub mod rules;
 pub mod tokenize;

@@ -13,10 +13,12 @@ use arrow_array::{Array, ArrayRef, StructArray};
 use arrow_schema::{DataType, Field, Fields};
 use serde::{Deserialize, Serialize};
 
+use super::badwords::{badwords, BadWords, Prepared as BadWordsPrepared};
 use super::c4::{c4, C4};
 use super::doc::Doc;
 use super::fineweb::{fineweb, FineWeb};
 use super::gopher::{gopher_quality, gopher_repetition, GopherQuality, GopherRepetition};
+use super::lines::{line_corrections, LineCorrections, Prepared as LinesPrepared};
 use super::pii::{pii, Pii};
 use super::for_each_str;
 use crate::error::{KernelError, Result};
@@ -50,6 +52,8 @@ pub enum Rule {
     Fineweb(FineWeb),
     Length(Length),
     Pii(Pii),
+    BadWords(BadWords),
+    LineCorrections(LineCorrections),
 }
 
 /// A named rule: output columns are prefixed with `name`.
@@ -71,6 +75,7 @@ impl Rule {
             "fineweb" => Rule::Fineweb(FineWeb::default()),
             "length" => Rule::Length(Length::default()),
             "pii" => Rule::Pii(Pii::default()),
+            "line_corrections" => Rule::LineCorrections(LineCorrections::default()),
             _ => return None,
         })
     }
@@ -84,6 +89,7 @@ struct Out {
 }
 
 enum Extra {
+    Bool(BooleanBuilder),
     I32(Int32Builder),
     I64(Int64Builder),
     F32(Float32Builder),
@@ -93,6 +99,7 @@ enum Extra {
 impl Extra {
     fn null(&mut self) {
         match self {
+            Extra::Bool(b) => b.append_null(),
             Extra::I32(b) => b.append_null(),
             Extra::I64(b) => b.append_null(),
             Extra::F32(b) => b.append_null(),
@@ -101,6 +108,7 @@ impl Extra {
     }
     fn finish(&mut self) -> (DataType, ArrayRef) {
         match self {
+            Extra::Bool(b) => (DataType::Boolean, Arc::new(b.finish())),
             Extra::I32(b) => (DataType::Int32, Arc::new(b.finish())),
             Extra::I64(b) => (DataType::Int64, Arc::new(b.finish())),
             Extra::F32(b) => (DataType::Float32, Arc::new(b.finish())),
@@ -127,8 +135,45 @@ fn extras(rule: &Rule) -> Vec<(&'static str, Extra)> {
             }
             v
         }
+        Rule::BadWords(_) => vec![("has_badwords", Extra::Bool(BooleanBuilder::new()))],
+        Rule::LineCorrections(_) => vec![
+            ("text", Extra::Str(StringBuilder::new())),
+            ("lines_removed", Extra::I32(Int32Builder::new())),
+            ("words_removed", Extra::I32(Int32Builder::new())),
+        ],
         _ => vec![],
     }
+}
+
+/// Per-call compiled state of a rule (automata built once per call, not per row).
+enum Prepared {
+    None,
+    BadWords(BadWordsPrepared),
+    Lines(LinesPrepared),
+}
+
+fn prepare(rule: &Rule) -> Prepared {
+    match rule {
+        Rule::BadWords(p) => Prepared::BadWords(BadWordsPrepared::new(p)),
+        Rule::LineCorrections(p) => Prepared::Lines(LinesPrepared::new(p)),
+        _ => Prepared::None,
+    }
+}
+
+/// Row values of an optional string column (all `None` when absent).
+fn optional_strs(array: Option<&dyn Array>, n: usize) -> Result<Vec<Option<&str>>> {
+    use arrow_array::cast::AsArray;
+    let Some(a) = array else { return Ok(vec![None; n]) };
+    if a.len() != n {
+        return Err(KernelError::InvalidInput { kernel: "txt_rules", expected: "a language column as long as the texts", got: format!("{} rows", a.len()) });
+    }
+    Ok(match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().iter().collect(),
+        DataType::LargeUtf8 => a.as_string::<i64>().iter().collect(),
+        DataType::Utf8View => a.as_string_view().iter().collect(),
+        DataType::Null => vec![None; n],
+        other => return Err(KernelError::InvalidInput { kernel: "txt_rules", expected: "string", got: other.to_string() }),
+    })
 }
 
 fn length(doc: &Doc, p: &Length) -> (std::result::Result<(), &'static str>, usize, usize) {
@@ -150,10 +195,20 @@ fn length(doc: &Doc, p: &Length) -> (std::result::Result<(), &'static str>, usiz
 
 /// Evaluate `specs` on every row of a string column (Utf8, LargeUtf8 or Utf8View).
 ///
+/// `languages` (optional, same length) is each row's language code, read by the bad-words rule;
+/// a null or absent language is that rule's `default_language`.
 /// Null rows get null outputs and the error "null text". A mapper rule (`pii`) always has
 /// `ok = true` and a null reason.
-pub fn txt_rules(texts: &dyn Array, specs: &[RuleSpec]) -> Result<StructArray> {
+pub fn txt_rules(texts: &dyn Array, specs: &[RuleSpec], languages: Option<&dyn Array>) -> Result<StructArray> {
+    let langs = optional_strs(languages, texts.len())?;
+    let prepared: Vec<Prepared> = specs.iter().map(|s| prepare(&s.rule)).collect();
+    let mut row = 0usize;
     for s in specs {
+        if let Rule::BadWords(b) = &s.rule {
+            if !(0.0..=1.0).contains(&b.keep_fraction) {
+                return Err(KernelError::InvalidParam { kernel: "txt_rules", param: "keep_fraction", message: "must be in [0, 1]".into() });
+            }
+        }
         if let Rule::GopherRepetition(r) = &s.rule {
             r.validate().map_err(|m| KernelError::InvalidParam { kernel: "txt_rules", param: "gopher_repetition", message: m })?;
         }
@@ -168,8 +223,10 @@ pub fn txt_rules(texts: &dyn Array, specs: &[RuleSpec]) -> Result<StructArray> {
         })
         .collect();
     let mut error = StringBuilder::new();
-    for_each_str("txt_rules", texts, |row| {
-        let Some(text) = row else {
+    for_each_str("txt_rules", texts, |value| {
+        let lang = langs[row];
+        row += 1;
+        let Some(text) = value else {
             for o in outs.iter_mut() {
                 o.ok.append_null();
                 o.reason.append_null();
@@ -180,7 +237,7 @@ pub fn txt_rules(texts: &dyn Array, specs: &[RuleSpec]) -> Result<StructArray> {
         };
         error.append_null();
         let doc = Doc::new(text);
-        for (s, o) in specs.iter().zip(outs.iter_mut()) {
+        for ((s, o), pre) in specs.iter().zip(outs.iter_mut()).zip(&prepared) {
             let verdict = match &s.rule {
                 Rule::GopherQuality(p) => {
                     let (r, st) = gopher_quality(&doc, p);
@@ -222,6 +279,24 @@ pub fn txt_rules(texts: &dyn Array, specs: &[RuleSpec]) -> Result<StructArray> {
                         }
                     }
                     Ok(())
+                }
+                Rule::BadWords(p) => {
+                    let Prepared::BadWords(pre) = pre else { unreachable!("prepared with its rule") };
+                    let (found, v) = badwords(text, lang.unwrap_or(&p.default_language), pre, p);
+                    if let [(_, Extra::Bool(b))] = o.extra.as_mut_slice() {
+                        b.append_option(found);
+                    }
+                    v
+                }
+                Rule::LineCorrections(p) => {
+                    let Prepared::Lines(pre) = pre else { unreachable!("prepared with its rule") };
+                    let out = line_corrections(text, p, pre);
+                    if let [(_, Extra::Str(t)), (_, Extra::I32(l)), (_, Extra::I32(w))] = o.extra.as_mut_slice() {
+                        t.append_value(&out.text);
+                        l.append_value(out.lines_removed as i32);
+                        w.append_value(out.words_removed as i32);
+                    }
+                    out.verdict
                 }
             };
             match verdict {
@@ -267,7 +342,7 @@ mod tests {
         let specs: Vec<RuleSpec> = serde_json::from_str(json).unwrap();
         assert_eq!(specs[0].rule, Rule::defaults("gopher_quality").unwrap());
         let texts = StringArray::from(vec![Some("too short"), None]);
-        let out = txt_rules(&texts, &specs).unwrap();
+        let out = txt_rules(&texts, &specs, None).unwrap();
         let names: Vec<&str> = out.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["q_n_words", "q_mean_word_len", "q_ok", "q_reason", "len_chars", "len_words", "len_ok", "len_reason", "error"]);
         assert_eq!(out.column(3).as_string::<i32>().value(0), "gopher_short_doc");
@@ -279,6 +354,26 @@ mod tests {
     #[test]
     fn rejects_n_grams_without_reason_codes() {
         let spec = RuleSpec { name: "r".into(), rule: Rule::GopherRepetition(GopherRepetition { top_n_grams: vec![(7, 0.1)], ..Default::default() }) };
-        assert!(txt_rules(&StringArray::from(vec!["x"]), &[spec]).is_err());
+        assert!(txt_rules(&StringArray::from(vec!["x"]), &[spec], None).is_err());
+    }
+
+    #[test]
+    fn bad_words_read_the_row_language_and_line_corrections_rewrite() {
+        let bw: RuleSpec = serde_json::from_str(
+            r#"{"name":"bw","rule":"bad_words","params":{"lists":{"en":["darn"],"zh":["坏"]},"default_language":"en","keep_fraction":0.0,"seed":0}}"#,
+        )
+        .unwrap();
+        let specs = vec![bw, RuleSpec { name: "lc".into(), rule: Rule::defaults("line_corrections").unwrap() }];
+        let texts = StringArray::from(vec![Some("oh darn"), Some("oh darn"), Some("坏人"), Some("fine text"), None]);
+        let langs = StringArray::from(vec![Some("en"), Some("fr"), Some("zh"), None, None]);
+        let out = txt_rules(&texts, &specs, Some(&langs)).unwrap();
+        let names: Vec<&str> = out.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["bw_has_badwords", "bw_ok", "bw_reason", "lc_text", "lc_lines_removed", "lc_words_removed", "lc_ok", "lc_reason", "error"]);
+        let found = out.column(0).as_boolean();
+        assert_eq!((found.value(0), found.is_null(1), found.value(2), found.value(3)), (true, true, true, false));
+        assert_eq!(out.column(2).as_string::<i32>().value(0), "document_removed_with_badwords");
+        assert!(out.column(1).as_boolean().value(1));
+        assert_eq!(out.column(3).as_string::<i32>().value(3), "fine text");
+        assert!(txt_rules(&texts, &specs, Some(&StringArray::from(vec!["en"]))).is_err());
     }
 }

@@ -35,9 +35,6 @@ pub const OVEREXPOSED_MIN_LUMA: u8 = 250;
 /// Luma at or below this counts as under-exposed (crushed shadows).
 pub const UNDEREXPOSED_MAX_LUMA: u8 = 5;
 
-/// In fast mode hashes are computed from a grey plane box-reduced to at least this shorter side.
-pub const FAST_HASH_SIDE_PX: usize = 256;
-
 /// How the hashes are computed from the decoded pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalMode {
@@ -54,7 +51,8 @@ pub enum SignalMode {
 pub struct SignalParams {
     pub guard: DecodeGuard,
     pub mode: SignalMode,
-    /// Shorter side of the working image for degradation signals and the fast-decode target.
+    /// Shorter side of the working image for degradation signals; the box-reduced plane the
+    /// fast-mode hashes read keeps at least this shorter side.
     pub working_side_px: u32,
     /// Wall-clock budget per image, checked between phases.
     pub time_budget_ms: u64,
@@ -175,7 +173,8 @@ pub fn pixel_signals(d: &Decoded, p: &SignalParams, budget: &Budget, s: &mut Ima
     // The reduced grey plane, EXIF-oriented (hashes look at the displayed image; the working
     // statistics are invariant under turns and flips: symmetric kernels, histograms, means).
     let (ol, ow, oh) = orient_cow(reduced_luma, rw, rh, d.exif_orientation);
-    let plane = FloatPlane::new(&ol, ow, oh);
+    let plane_cell = std::cell::OnceCell::new();
+    let plane = || plane_cell.get_or_init(|| FloatPlane::new(&ol, ow, oh));
     if p.hashes {
         // Fast: from the reduced plane in f32 (the hashes look at 8..32 px; within 2 bits of
         // imagehash on the tested photos). Exact: Pillow's arithmetic at full resolution.
@@ -184,8 +183,8 @@ pub fn pixel_signals(d: &Decoded, p: &SignalParams, budget: &Budget, s: &mut Ima
             let (l, lw, lh) = orient_cow(Cow::Borrowed(l), w, h, d.exif_orientation);
             all_hashes(lw, lh, |ow, oh| resize(&l, lw, lh, 1, ow, oh, Filter::Lanczos))
         } else {
-            let (a, dh, ph) = adp_hashes(|w, h| plane.resize(w, h, Filter::Lanczos));
-            (a, dh, ph, whash_from_block_sums(&plane.block_sums(whash_scale(ow, oh), 8, Filter::Lanczos)))
+            let (a, dh, ph) = adp_hashes(|w, h| plane().resize(w, h, Filter::Lanczos));
+            (a, dh, ph, whash_from_block_sums(&plane().block_sums(whash_scale(ow, oh), 8, Filter::Lanczos)))
         };
         (s.ahash, s.dhash, s.phash, s.whash) = (Some(a as i64), Some(dh as i64), Some(ph as i64), Some(wh as i64));
         budget.check("hashes")?;
@@ -201,7 +200,7 @@ pub fn pixel_signals(d: &Decoded, p: &SignalParams, budget: &Budget, s: &mut Ima
         } else {
             (ow, oh)
         };
-        let work_luma: Cow<'_, [u8]> = if (ow, oh) == (ww, wh) { ol } else { Cow::Owned(plane.resize(ww, wh, Filter::Bilinear)) };
+        let work_luma: Cow<'_, [u8]> = if (ow, oh) == (ww, wh) { Cow::Borrowed(&ol) } else { Cow::Owned(plane().resize(ww, wh, Filter::Bilinear)) };
         if p.quality {
             s.entropy_bits = Some(entropy_bits(&work_luma) as f32);
         }

@@ -156,7 +156,8 @@ def bench_spark_stage(payloads: list[bytes], copies: tuple[int, ...] = (2, 10, 4
         images = [p for _ in range(c) for p in payloads]
         path = tmp / f"images_{c}.parquet"
         keys = [str(i) for i in range(len(images))]
-        pq.write_table(pa.table({"key": keys, "image": pa.array(images, pa.binary())}), path)
+        # 256-row groups, like image shards written by datasets/img2dataset (not one huge group)
+        pq.write_table(pa.table({"key": keys, "image": pa.array(images, pa.binary())}), path, row_group_size=256)
         loaded = recipes.from_mapping(
             {
                 "job": "z_image",

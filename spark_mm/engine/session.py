@@ -35,6 +35,11 @@ _DEFAULTS = {
     "spark.sql.requireAllClusterKeysForCoPartition": "false",
     "spark.sql.sources.v2.bucketing.pushPartValues.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Rows can carry whole images (100 KB - several MB): Spark's default 4096-row Parquet read
+    # batches and unbounded Arrow batches to Python exhaust a default 1 GiB heap on a single
+    # ~100 MB image shard. Cap both; per-row work dwarfs the extra batch overhead.
+    "spark.sql.parquet.columnarReaderBatchSize": "256",
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(64 << 20),
 }
 
 

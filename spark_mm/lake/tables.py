@@ -21,6 +21,9 @@ _TABLE_PROPERTIES = {
     "write.spark.accept-any-schema": "true",
     "write.parquet.compression-codec": "zstd",
     "write.wap.enabled": "true",  # stage commits are staged, audited, then published
+    # Iceberg's vectorized reader defaults to 5000-row batches; with image payloads in the rows
+    # that is gigabytes per batch (see the Parquet batch cap in engine/session.py).
+    "read.parquet.vectorization.batch-size": "256",
 }
 
 

@@ -142,6 +142,7 @@ def bench_spark_stage(payloads: list[bytes], copies: tuple[int, ...] = (2, 10, 4
     per-image (marginal) cost, free of the stage's fixed costs (Spark jobs for count, write,
     audit, commit), which are reported separately.
     """
+    import shutil
     import tempfile
 
     import pyarrow.parquet as pq
@@ -171,6 +172,7 @@ def bench_spark_stage(payloads: list[bytes], copies: tuple[int, ...] = (2, 10, 4
         )
         stage = Runner(loaded, run_id=f"bench{c}").run().stages[1]
         runs.append((stage.rows_out, stage.seconds, sum(stage.op_seconds.values())))
+    shutil.rmtree(tmp, ignore_errors=True)  # ~0.5 GB of sources and tables per run
     (n1, t1, _), (n2, t2, ops2) = runs[-2:]
     per_img = (t2 - t1) / (n2 - n1)
     return {"images": n2, "seconds": t2, "per_image": per_img, "fixed": t2 - n2 * per_img, "op_per_image": ops2 / n2}

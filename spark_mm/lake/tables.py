@@ -129,7 +129,7 @@ class Lake:
         # Publish exactly the snapshot that was audited. An earlier attempt of this chunk (a killed
         # run, a refused audit) may have left a staged snapshot with the same WAP id, and
         # publish_changes(wap_id) refuses non-unique ids, so a resumed run could never publish.
-        self.spark.sql(f"CALL {self.settings.catalog}.system.cherrypick_snapshot(table => '{self.namespace}.{name}', snapshot_id => {staged})")
+        self.spark.sql(f"CALL {self.settings.catalog}.system.cherrypick_snapshot(table => '{self.table(name)}', snapshot_id => {staged})")
         return self.find_commit(name, lineage.run_id, lineage.stage, lineage.chunk)
 
     def _staged_snapshot(self, name: str, wap_id: str) -> int | None:

@@ -169,14 +169,6 @@ fn luma_px(r: u8, g: u8, b: u8) -> u8 {
     ((19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 0x8000) >> 16) as u8
 }
 
-/// Grey plane of decoded pixels (Pillow's `convert("L")` for RGB; a copy for grey).
-pub fn to_luma(p: &Pixels) -> Vec<u8> {
-    match p {
-        Pixels::Gray(v) => v.clone(),
-        Pixels::Rgb(v) => luma_pil(v),
-    }
-}
-
 /// Apply EXIF orientation 1..=8 to an interleaved plane; returns (data, width, height).
 ///
 /// Orientation 6 is a 90° clockwise turn, 8 a 90° counter-clockwise turn, 5/7 transpose and

@@ -115,10 +115,8 @@ fn whash_px(px: &[u8], scale: usize) -> u64 {
             *a += blk.iter().map(|&p| i64::from(p)).sum::<i64>();
         }
     }
-    let mut s = sums;
-    s.sort_unstable();
-    let twice_med = s[31] + s[32];
-    pack(sums.iter().map(|&v| 2 * v > twice_med))
+    // Integer sums below 2^53 convert to f64 exactly: same bits as comparing the integers.
+    whash_from_block_sums(&sums.map(|v| v as f64))
 }
 
 /// wHash bits from the 8×8 block sums of the `whash_scale` resize (see the module notes: the

@@ -165,9 +165,10 @@ pub fn pixel_signals(d: &Decoded, p: &SignalParams, budget: &Budget, s: &mut Ima
         .map(|v| v as f32);
     }
     let (reduced, rw, rh) = box_reduce_cow(data, w, h, ch, k);
+    // Borrowed where the plane already exists (a clone of an owned Cow would copy it).
     let reduced_luma: Cow<'_, [u8]> = match (&full_luma, ch) {
-        (_, 1) => reduced.clone(),
-        (Some(l), _) if k == 1 => l.clone(),
+        (_, 1) => Cow::Borrowed(&reduced),
+        (Some(l), _) if k == 1 => Cow::Borrowed(l),
         _ => Cow::Owned(luma_pil(&reduced)),
     };
     // The reduced grey plane, EXIF-oriented (hashes look at the displayed image; the working

@@ -338,7 +338,7 @@ class TxtC4BadWordsParams(OpParams):
 
 
 def read_word_list(path: str | Path) -> list[str]:
-    """Entries of an LDNOOBW-layout list: one word or phrase per line, stripped, blanks dropped.
+    """Entries of a word list file (LDNOOBW, datatrove URL lists): one entry per line, stripped, blanks dropped.
 
     >>> import tempfile, os
     >>> f = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False); _ = f.write("darn\\n dang it \\n\\n"); f.close()

@@ -17,6 +17,7 @@ from spark_mm.engine.model_cache import MODEL_CACHE, ModelKey
 from spark_mm.errors import ConfigError, MissingDependency
 from spark_mm.ops.base import Filter, FilterDecision, OpParams
 from spark_mm.ops.registry import register
+from spark_mm.ops.text_rules import read_word_list
 
 # Curated sources RefinedWeb's own high-quality corpora cover (Wikipedia, arXiv and the like);
 # excluding them from web text avoids counting them twice. Opt-in via exclude_high_quality.
@@ -80,10 +81,6 @@ def _datatrove_assets() -> Path:
             "(or set blocklist_dir and the *_file fields, and use_datatrove_lists: false)"
         ) from e
     return Path(ASSETS_PATH)
-
-
-def _read_words(path: Path) -> list[str]:
-    return [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
 def _lists_digest(sources: dict[str, Any], extra: dict[str, list[str]]) -> str:
@@ -162,9 +159,9 @@ class UrlFilter(Filter[UrlFilterParams]):
                     tar.extractall(cache, filter="data")
             domain_files.append(cache / "domains")
             url_files.append(cache / "urls")
-            words["banned_words"] = _read_words(assets / "banned_words.txt")
-            words["soft_banned_words"] = _read_words(assets / "soft_banned_words.txt")
-            words["banned_subwords"] = _read_words(assets / "banned_subwords.txt")
+            words["banned_words"] = read_word_list(assets / "banned_words.txt")
+            words["soft_banned_words"] = read_word_list(assets / "soft_banned_words.txt")
+            words["banned_subwords"] = read_word_list(assets / "banned_subwords.txt")
         if p.blocklist_dir is not None:
             d, u = ut1_files(Path(p.blocklist_dir), p.categories)
             domain_files += d
@@ -172,7 +169,7 @@ class UrlFilter(Filter[UrlFilterParams]):
         for key, f in (("banned_words", p.banned_words_file), ("soft_banned_words", p.soft_banned_words_file),
                        ("banned_subwords", p.banned_subwords_file)):
             if f is not None:
-                words[key] = _read_words(Path(f))
+                words[key] = read_word_list(Path(f))
         return {"domain_files": [str(x) for x in domain_files], "url_files": [str(x) for x in url_files], **words}
 
     def setup(self) -> None:

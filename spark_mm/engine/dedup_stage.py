@@ -9,17 +9,14 @@ idempotent MERGE. A retried run skips what it already committed and its MERGE in
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_mm.dedup import DEDUP_KEYS_DDL, DedupResult, exact_dedup, history_rows, merge_keys_sql, minhash_dedup, phash_dedup, url_dedup
 from spark_mm.dedup.steps import ExactDedupStep, MinhashDedupStep, PhashDedupStep, UrlDedupStep
+from spark_mm.engine.context import RunContext, StageResult
+from spark_mm.engine.inputs import join_inputs
 from spark_mm.lake.audit import AuditFailed
-
-if TYPE_CHECKING:
-    from spark_mm.engine.runner import Runner, StageResult
 
 KEYS_TABLE = "dedup_keys"
 
@@ -40,33 +37,20 @@ def dedup(step: object, frame: DataFrame, history: DataFrame | None, run_id: str
     raise TypeError(f"unknown dedup step {type(step).__name__}")
 
 
-def _input(runner: "Runner", step: object, produced: dict[str, str]) -> tuple[DataFrame, str]:
-    lake = runner.lake
+def _input(ctx: RunContext, step: object, produced: dict[str, str]) -> tuple[DataFrame, str]:
     columns = [step.column] + ([step.keep.signal_column] if step.keep.signal_column else [])  # type: ignore[attr-defined]
     if isinstance(step, MinhashDedupStep) and step.signature_column:
         columns.append(step.signature_column)
-    snap = lake.current_snapshot_id("samples")
-    frame = runner.spark.read.option("versionAsOf", snap).table(lake.table("samples")).select("sample_id")
-    inputs = [f"{lake.table('samples')}@{snap}"]
-    by_table: dict[str, list[str]] = {}
-    for col in columns:
-        by_table.setdefault(produced[col], []).append(col)
-    for name, cols in by_table.items():
-        tsnap = lake.current_snapshot_id(name)
-        frame = frame.join(runner.spark.read.option("versionAsOf", tsnap).table(lake.table(name)).select("sample_id", *cols), "sample_id", "left")
-        inputs.append(f"{lake.table(name)}@{tsnap}")
-    return frame, ",".join(inputs)
+    return join_inputs(ctx, columns, produced)
 
 
-def run_dedup_step(runner: "Runner", step: object, produced: dict[str, str]) -> "StageResult":
-    from spark_mm.engine.runner import StageResult
-
-    spark, lake, run_id = runner.spark, runner.lake, runner.run_id
+def run_dedup_step(ctx: RunContext, step: object, produced: dict[str, str]) -> StageResult:
+    spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
     name = step.name  # type: ignore[attr-defined]
     stage, target = f"dedup_{name}", f"dedup_{name}"
     started = time.perf_counter()
-    spark.sql(DEDUP_KEYS_DDL.format(table=lake.table(KEYS_TABLE), buckets=runner.recipe.lake.buckets))
-    frame, inputs = _input(runner, step, produced)
+    spark.sql(DEDUP_KEYS_DDL.format(table=lake.table(KEYS_TABLE), buckets=ctx.buckets))
+    frame, inputs = _input(ctx, step, produced)
     result = StageResult(stage, lake.table(target), 0, 0, 0, 0.0, None)
     done = lake.find_commit(target, run_id, stage)
     if done:
@@ -89,29 +73,29 @@ def run_dedup_step(runner: "Runner", step: object, produced: dict[str, str]) -> 
                 raise AuditFailed(f"{stage}: row count check failed: read {rows_in} rows, staged {row[0]}")
             dropped = int(row[1] or 0)
 
-        commit = lake.append(target, signals, runner.lineage(stage, (f"{step.method}@1",), inputs), audit=check)  # type: ignore[attr-defined]
+        commit = lake.append(target, signals, ctx.lineage(stage, (f"{step.method}@1",), inputs), audit=check)  # type: ignore[attr-defined]
         result.rows_in, result.rows_out = rows_in, commit.added_records if commit else 0
         result.snapshot_id = commit.snapshot_id if commit else None
         result.note = f"{dropped} duplicates (dup_keep=false)"
-    _merge_keys(runner, step, stage, produced)
+    _merge_keys(ctx, step, stage, produced)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _merge_keys(runner: "Runner", step: object, stage: str, produced: dict[str, str]) -> None:
+def _merge_keys(ctx: RunContext, step: object, stage: str, produced: dict[str, str]) -> None:
     """Add this run's kept keys to dedup_keys (skipped when this run already merged them)."""
-    spark, lake, run_id = runner.spark, runner.lake, runner.run_id
+    spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
     if lake.find_commit(KEYS_TABLE, run_id, stage):
         return
     committed = spark.table(lake.table(f"dedup_{step.name}")).where(F.col("run_id") == run_id)  # type: ignore[attr-defined]
-    frame, inputs = _input(runner, step, produced)
+    frame, inputs = _input(ctx, step, produced)
     keys = dedup(step, frame.join(committed.select("sample_id"), "sample_id", "left_semi"), None, run_id).keys
     # Materialised on the executors first: it cuts the long dedup plan (Spark 4.1's optimizer
     # rejects MERGE over it) and the keys are tiny (a few 8-16 byte keys per sample).
     rows = history_rows(keys, committed, run_id=run_id).localCheckpoint(eager=True)
     view = f"spark_mm_new_keys_{step.name}"  # type: ignore[attr-defined]
     rows.createOrReplaceTempView(view)
-    props = runner.lineage(stage, (f"{step.method}@1",), inputs).properties()  # type: ignore[attr-defined]
+    props = ctx.lineage(stage, (f"{step.method}@1",), inputs).properties()  # type: ignore[attr-defined]
     for key, value in props.items():
         spark.conf.set(f"spark.sql.iceberg.snapshot-property.{key}", value)
     try:

@@ -15,41 +15,24 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
+from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.dedup_stage import run_dedup_step
+from spark_mm.engine.ingest import ingest
+from spark_mm.engine.inputs import SAMPLES, join_inputs
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
 from spark_mm.engine.resources import gpu_profile
 from spark_mm.engine.session import build_session
 from spark_mm.errors import StageCountMismatch
-from spark_mm.lake.audit import AuditFailed, AuditReport, AuditSpec, audit
-from spark_mm.lake.lineage import Lineage, code_version, new_run_id
+from spark_mm.lake.audit import AuditReport, AuditSpec, audit
+from spark_mm.lake.lineage import Lineage, new_run_id
 from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.lake.tables import Lake
 from spark_mm.ops.base import Resource
 from spark_mm.recipe import LoadedRecipe, stage_resource
-from spark_mm.sources.reader import read_source
 from spark_mm.sources.record_files import SAMPLES_DDL
 
 log = logging.getLogger(__name__)
-
-SAMPLES = "samples"
-
-
-@dataclass
-class StageResult:
-    """What one stage did, for the run summary and the report."""
-
-    stage: str
-    table: str
-    rows_in: int
-    rows_out: int
-    rows_with_errors: int
-    seconds: float
-    snapshot_id: int | None
-    skipped: bool = False
-    note: str = ""
-    op_seconds: dict[str, float] = field(default_factory=dict)
-
 
 @dataclass
 class RunResult:
@@ -80,8 +63,10 @@ class Runner:
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
         self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver
 
+        self.ctx = RunContext(self.spark, self.lake, self.run_id, self.recipe.job, loaded.sha256, self.recipe.lake.buckets)
+
     def lineage(self, stage: str, ops: tuple[str, ...], input: str, chunk: str = "1/1") -> Lineage:
-        return Lineage(self.run_id, self.recipe.job, self.loaded.sha256, code_version(), stage, ops, input, chunk)
+        return self.ctx.lineage(stage, ops, input, chunk)
 
     def preflight(self) -> dict[str, tuple[str, ...]]:
         """Resolve model weights of every stage before any work: ``fail`` raises here, ``skip`` is reported.
@@ -105,7 +90,7 @@ class Runner:
         result.skipped_models = self.preflight()
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
-        result.stages.append(self.ingest())
+        result.stages.append(ingest(self.ctx, self.recipe.source))
         produced: dict[str, str] = {}  # column -> table that holds it
         for plan in stage_plans(self.recipe):
             stage_result = self.run_stage(plan, produced)
@@ -114,54 +99,8 @@ class Runner:
                 if f.name not in ("sample_id", "errors", "run_id"):
                     produced[f.name] = signals_table(plan.name)
         for step in self.recipe.dedup:
-            result.stages.append(run_dedup_step(self, step, produced))
+            result.stages.append(run_dedup_step(self.ctx, step, produced))
         return result
-
-    def ingest(self) -> StageResult:
-        table = self.lake.table(SAMPLES)
-        done = self.lake.find_commit(SAMPLES, self.run_id, "ingest")
-        if done:
-            return StageResult("ingest", table, done.added_records, done.added_records, 0, 0.0, done.snapshot_id, skipped=True, note="already committed by this run")
-        started = time.perf_counter()
-        source = read_source(self.spark, self.recipe.source, self.run_id)
-        rows_in = source.frame.count()
-        existing = self.spark.table(table).select("sample_id")
-        new = source.frame.join(existing, "sample_id", "left_anti").select(*SAMPLES_COLUMNS)
-        errors = 0
-
-        def check(added: DataFrame) -> None:
-            nonlocal errors
-            rows = added.agg(F.count(F.lit(1)), F.sum(F.col("sample_id").isNull().cast("long")), F.sum(F.col("ingest_error").isNotNull().cast("long"))).first()
-            if rows[1]:
-                raise AuditFailed(f"ingest into {table}: null check failed: {rows[1]} rows have null sample_id")
-            errors = int(rows[2] or 0)
-
-        commit = self.lake.append(SAMPLES, new, self.lineage("ingest", (), source.input), audit=check)
-        added = commit.added_records if commit else 0
-        return StageResult(
-            "ingest", table, rows_in, added, errors, time.perf_counter() - started, commit.snapshot_id if commit else None,
-            note=f"{rows_in - added} already in the table" if rows_in != added else "",
-        )
-
-    def stage_input(self, plan: StagePlan, produced: dict[str, str]) -> tuple[DataFrame, str]:
-        """Samples (pinned snapshot) joined with earlier signals a stage reads, minus samples it already has."""
-        snapshot = self.lake.current_snapshot_id(SAMPLES)
-        sample_cols = [c for c in plan.external_inputs() if c in SAMPLES_COLUMNS]
-        frame = self.spark.read.option("versionAsOf", snapshot).table(self.lake.table(SAMPLES)).select("sample_id", *sample_cols)
-        inputs = [f"{self.lake.table(SAMPLES)}@{snapshot}"]
-        by_table: dict[str, list[str]] = {}
-        for col in plan.external_inputs():
-            if col not in SAMPLES_COLUMNS:
-                by_table.setdefault(produced[col], []).append(col)
-        for name, cols in by_table.items():
-            snap = self.lake.current_snapshot_id(name)
-            prev = self.spark.read.option("versionAsOf", snap).table(self.lake.table(name)).select("sample_id", *cols)
-            frame = frame.join(prev, "sample_id", "left")
-            inputs.append(f"{self.lake.table(name)}@{snap}")
-        target = signals_table(plan.name)
-        if self.lake.exists(target) and self.lake.current_snapshot_id(target) is not None:
-            frame = frame.join(self.spark.table(self.lake.table(target)).select("sample_id"), "sample_id", "left_anti")
-        return frame, ",".join(inputs)
 
     def run_stage(self, plan: StagePlan, produced: dict[str, str]) -> StageResult:
         """Run one stage in ``run.commit_chunks`` bucket groups, each written, audited and published.
@@ -181,7 +120,9 @@ class Runner:
             profile = gpu_profile(self.spark, plan.name, spec.resources.gpus_per_task, spec.resources.cpus_per_task)
             note = "GPU profile" if profile else "on CPU: no GPU scheduling on this master/executors"
         seconds = self.spark.sparkContext.accumulator({}, SecondsByOp())
-        frame, inputs = self.stage_input(plan, produced)
+        frame, inputs = join_inputs(self.ctx, plan.external_inputs(), produced)
+        if self.lake.exists(target) and self.lake.current_snapshot_id(target) is not None:
+            frame = frame.join(self.spark.table(table).select("sample_id"), "sample_id", "left_anti")
         result = StageResult(plan.name, table, 0, 0, 0, 0.0, None, note=note)
         resumed = 0
         for i in range(chunks):

@@ -32,7 +32,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from spark_mm.engine.runner import RunResult, StageResult
+from spark_mm.engine.context import StageResult
+from spark_mm.engine.runner import RunResult
 from spark_mm.ops.base import Filter
 from spark_mm.recipe import LoadedRecipe
 

@@ -8,7 +8,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from spark_mm import recipe as recipes
-from spark_mm.engine.runner import RunResult, StageResult
+from spark_mm.engine.context import StageResult
+from spark_mm.engine.runner import RunResult
 from spark_mm.recipe import LoadedRecipe
 from spark_mm.report.metrics import HIST_BINS, RunMetrics, collect_metrics
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from spark_mm.errors import OperatorContractError
@@ -115,15 +116,83 @@ class Operator(ABC, Generic[P]):
             raise OperatorContractError(f"{self.id} returned {len(result.errors)} error slots for {batch.num_rows} rows")
 
 
+# Reason codes the Filter base class itself emits, before a subclass sees the row. Every filter's
+# ``Reason`` enum repeats the ones it can get (checked at construction), so reasons stay one enum
+# per operator.
+MISSING_INPUT = "missing_input"  # a required input is null (no payload, an upstream operator failed)
+DECODE_ERROR = "decode_error"  # a payload is present but its decoder flagged it undecodable
+
+
 class Filter(Operator[P]):
     """An operator that decides keep/drop: adds ``<name>_ok`` (bool) and ``<name>_reason`` (string).
 
     Subclasses list their reason codes in ``Reason`` (a ``str`` enum) and implement ``evaluate``;
-    the base class builds the two decision columns so every filter reports the same way. A row
-    whose inputs are unusable gets ``ok`` null, reason null, and an error message.
+    the base class builds the two decision columns so every filter reports the same way.
+
+    The base class alone decides rows whose inputs are unusable, so no filter keeps them and no
+    rule after the first failure reports an error for them: a row where a ``decode_flags`` column
+    is false gets ``ok=False`` with ``decode_error``; else a row where a ``required_inputs`` column
+    (or a decode flag) is null gets ``ok=False`` with ``missing_input``. Such rows carry no error
+    of this filter and null signals (the operator that failed upstream holds the error).
+    Subclasses decide the other rows only.
     """
 
     Reason: ClassVar[type[enum.Enum]]
+
+    def __init__(self, params: P) -> None:
+        super().__init__(params)
+        needed = set()
+        if self.required_inputs or self.decode_flags:
+            needed.add(MISSING_INPUT)
+        if self.decode_flags:
+            needed.add(DECODE_ERROR)
+        lacking = needed - {r.value for r in self.Reason}
+        if lacking:
+            raise OperatorContractError(
+                f"{self.name}: its Reason enum {self.Reason.__name__} lacks {sorted(lacking)}, which the Filter "
+                "base class emits for unusable inputs; add the member(s) to the enum"
+            )
+
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        """Columns that must be non-null for a row to be decided (default: every column read)."""
+        return self.reads
+
+    @property
+    def decode_flags(self) -> tuple[str, ...]:
+        """Boolean columns written by a decoding operator: false = payload present but undecodable
+        (decode_error), null = no payload (missing_input). Default: none."""
+        return ()
+
+    def input_status(self, batch: pa.RecordBatch) -> pa.Array | None:
+        """Per row ``decode_error`` / ``missing_input`` / null (usable); None when every row is usable.
+
+        >>> import pyarrow as pa
+        >>> from spark_mm.ops.image_signals import ImgQualityFilter, ImgQualityFilterParams
+        >>> f = ImgQualityFilter(ImgQualityFilterParams())
+        >>> b = pa.RecordBatch.from_pydict({"img_width": [300, 300, None], "img_height": [300, 300, 300],
+        ...                                 "img_decoded": [True, False, None]})
+        >>> f.input_status(b).to_pylist()
+        [None, 'decode_error', 'missing_input']
+        """
+        flags = self.decode_flags
+        missing: pa.Array | None = None
+        for col in dict.fromkeys(self.required_inputs + flags):
+            nulls = batch.column(col).is_null()
+            missing = nulls if missing is None else pc.or_(missing, nulls)
+        broken: pa.Array | None = None
+        for col in flags:
+            false = pc.invert(pc.fill_null(batch.column(col), True))
+            broken = false if broken is None else pc.or_(broken, false)
+        any_missing = missing is not None and pc.any(missing).as_py()
+        any_broken = broken is not None and pc.any(broken).as_py()
+        if not any_missing and not any_broken:
+            return None
+        none = pa.scalar(None, pa.string())
+        status = pc.if_else(missing, pa.scalar(MISSING_INPUT), none) if any_missing else pa.nulls(batch.num_rows, pa.string())
+        if any_broken:
+            status = pc.if_else(broken, pa.scalar(DECODE_ERROR), status)
+        return status
 
     @property
     def signal_schema(self) -> pa.Schema:
@@ -140,13 +209,17 @@ class Filter(Operator[P]):
 
     @abstractmethod
     def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
-        """Decide every row of ``batch``."""
+        """Decide every row of ``batch`` (rows with unusable inputs are overridden by the base class)."""
 
     def transform(self, batch: pa.RecordBatch) -> OpResult:
-        return self.result_from(self.evaluate(batch))
+        return self.result_from(self.evaluate(batch), batch)
 
-    def result_from(self, d: "FilterDecision") -> OpResult:
-        """Assemble the filter's columns from a decision (checks every reason is a declared code)."""
+    def result_from(self, d: "FilterDecision", batch: pa.RecordBatch) -> OpResult:
+        """Assemble the filter's columns from a decision over ``batch``: rows with unusable inputs
+        get the base-class verdict, then every reason is checked to be a declared code."""
+        status = self.input_status(batch)
+        if status is not None:
+            d = _override(d, status)
         allowed = {r.value for r in self.Reason}
         unknown = set(d.reason.drop_null().unique().to_pylist()) - allowed  # type: ignore[attr-defined]
         if unknown:
@@ -154,6 +227,27 @@ class Filter(Operator[P]):
         arrays = list(d.signals.columns) if d.signals is not None else []
         arrays += [d.ok, d.reason]
         return OpResult(pa.RecordBatch.from_arrays(arrays, schema=self.output_schema), d.errors)
+
+
+def _override(d: "FilterDecision", status: pa.Array) -> "FilterDecision":
+    """``d`` with every row where ``status`` is set decided as ``ok=False, reason=status``, its
+    error and signals nulled (the failing upstream operator already holds the error)."""
+    unusable = status.is_valid()
+    errors = d.errors
+    if errors is not None:
+        errors = pc.if_else(unusable, pa.scalar(None, pa.string()), errors)
+        errors = errors if errors.null_count < len(errors) else None
+    signals = d.signals
+    if signals is not None:
+        signals = pa.RecordBatch.from_arrays(
+            [pc.if_else(unusable, pa.scalar(None, c.type), c) for c in signals.columns], schema=signals.schema
+        )
+    return FilterDecision(
+        ok=pc.if_else(unusable, pa.scalar(False), d.ok),
+        reason=pc.if_else(unusable, status, d.reason),
+        signals=signals,
+        errors=errors,
+    )
 
 
 @dataclass(frozen=True)

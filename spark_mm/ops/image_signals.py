@@ -23,6 +23,9 @@ _ALWAYS = [
     pa.field("img_has_alpha", pa.bool_()),
     pa.field("img_aspect_ratio", pa.float32()),
 ]
+# Written when a pixel group is on (the kernel decodes): the one column filters read to know an
+# image really decoded, since the header-only columns survive a failed decode.
+_DECODED = pa.field("img_decoded", pa.bool_())
 _QUALITY = [
     pa.field("img_jpeg_quality", pa.int32()),
     pa.field("img_entropy_bits", pa.float32()),
@@ -65,7 +68,13 @@ class ImgSignalsParams(OpParams):
 class ImgSignals(Operator[ImgSignalsParams]):
     """Decode-once technical image signals (Rust kernel ``img_signals``).
 
-    Always: ``img_has_alpha``, ``img_aspect_ratio`` (long side / short side, >= 1).
+    Always: ``img_has_alpha``, ``img_aspect_ratio`` (long side / short side, >= 1), both from the
+    header, so they survive a failed decode.
+
+    ``img_decoded`` (with any pixel group on): true when the whole image decoded and every
+    requested signal was computed; false when a payload is present but did not (corrupt,
+    truncated, empty, over ``max_bytes``/``max_pixels`` or ``time_budget_ms``); null when the
+    payload is null. Filters read it (``decode_error``): a truncated JPEG has a valid header.
 
     ``quality``: ``img_jpeg_quality`` (IJG quality 1..100 inverted from the DQT tables, null for
     non-JPEG), ``img_entropy_bits`` (Shannon entropy of the luma histogram, 0..8 bits, at the
@@ -90,7 +99,7 @@ class ImgSignals(Operator[ImgSignalsParams]):
     """
 
     name = "img_signals"
-    version = "2"
+    version = "3"
     Params = ImgSignalsParams
 
     @property
@@ -101,6 +110,7 @@ class ImgSignals(Operator[ImgSignalsParams]):
     def output_schema(self) -> pa.Schema:
         p = self.params
         fields = list(_ALWAYS)
+        fields += [_DECODED] if (p.quality or p.degradations or p.hashes) else []
         fields += _QUALITY if p.quality else []
         fields += _DEGRADATIONS if p.degradations else []
         fields += _HASHES if p.hashes else []
@@ -124,15 +134,22 @@ class ImgSignals(Operator[ImgSignalsParams]):
         )
         result = pa.RecordBatch.from_struct_array(out)
         errors = result.column("error")
+        images = batch.column(p.image_column)
+        # null payload -> null (missing), a kernel error on a payload -> False (did not decode)
+        decoded = pc.if_else(images.is_null(), pa.scalar(None, pa.bool_()), errors.is_null())
         columns = pa.RecordBatch.from_arrays(
-            [result.column(f.name) for f in self.output_schema], schema=self.output_schema
+            [decoded if f.name == _DECODED.name else result.column(f.name) for f in self.output_schema],
+            schema=self.output_schema,
         )
         return OpResult(columns=columns, errors=errors if errors.null_count < len(errors) else None)
 
 
 class ImgQualityReason(str, enum.Enum):
-    """Why ``img_quality_filter`` dropped an image (first failing rule, in this order)."""
+    """Why ``img_quality_filter`` dropped an image: an unusable input first, then the first
+    failing rule in this order."""
 
+    DECODE_ERROR = "decode_error"  # from the Filter base class
+    MISSING_INPUT = "missing_input"  # from the Filter base class
     TOO_SMALL = "too_small"
     ASPECT_RATIO = "aspect_ratio"
     LOW_ENTROPY = "low_entropy"
@@ -149,13 +166,19 @@ class ImgQualityFilterParams(OpParams):
     min_blur_laplacian_var: float | None = Field(None, ge=0.0, description="drop blurry images")
     width_column: str = "img_width"
     height_column: str = "img_height"
+    decoded_column: str = Field(
+        "img_decoded", description="img_signals' full-decode flag: an image that does not decode is never kept"
+    )
 
 
 @register
 class ImgQualityFilter(Filter[ImgQualityFilterParams]):
     """Keep/drop images by size, shape and technical quality; adds ``img_quality_filter_ok/_reason``.
 
-    Rules (a ``None`` threshold disables its rule), checked in this order:
+    Unusable inputs first (decided by the Filter base class): ``decode_error`` when
+    ``img_decoded`` is false (the payload is there but did not decode fully: corrupt, truncated,
+    over the bomb guard or the time budget), ``missing_input`` when it or a needed signal is null
+    (no payload). Then the rules (a ``None`` threshold disables its rule), in this order:
 
     - ``too_small``: shorter side < ``min_side_px`` (default 200, DataComp "basic filtering",
       Gadre et al. 2023, §3.4/App. of the DataComp paper: smaller side ≥ 200 px).
@@ -167,12 +190,13 @@ class ImgQualityFilter(Filter[ImgQualityFilterParams]):
     - ``blurry``: ``img_blur_laplacian_var`` < ``min_blur_laplacian_var`` (off by default;
       the value depends on ``working_side_px``; calibrate on your data).
 
-    Width and height come from ``img_meta``; the others from ``img_signals`` (run both first).
-    A row missing a needed input (decode error) gets ``ok``/``reason`` null and an error.
+    Width and height come from ``img_meta`` (header only); ``img_decoded`` and the other
+    signals from ``img_signals`` with a pixel group on, so a recipe must run both first (recipe
+    validation names the missing column otherwise).
     """
 
     name = "img_quality_filter"
-    version = "1"
+    version = "2"
     Params = ImgQualityFilterParams
     Reason = ImgQualityReason
 
@@ -193,10 +217,14 @@ class ImgQualityFilter(Filter[ImgQualityFilterParams]):
 
     @property
     def reads(self) -> tuple[str, ...]:
-        cols: list[str] = []
+        cols: list[str] = [self.params.decoded_column]
         for _, needed in self._rules():
             cols += [c for c in needed if c not in cols]
         return tuple(cols)
+
+    @property
+    def decode_flags(self) -> tuple[str, ...]:
+        return (self.params.decoded_column,)
 
     def _failed(self, reason: ImgQualityReason, batch: pa.RecordBatch) -> pa.Array:
         """Boolean array: True where the row breaks ``reason``'s rule (null where input is null)."""
@@ -215,25 +243,9 @@ class ImgQualityFilter(Filter[ImgQualityFilterParams]):
         return pc.less(batch.column("img_blur_laplacian_var"), float(p.min_blur_laplacian_var))  # type: ignore[arg-type]
 
     def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
-        n = batch.num_rows
-        reason = pa.nulls(n, pa.string())
-        missing = pa.array([False] * n)
-        missing_names = pa.nulls(n, pa.string())
+        reason = pa.nulls(batch.num_rows, pa.string())
         # Walk rules last to first so the first failing rule wins.
-        for r, needed in reversed(self._rules()):
+        for r, _ in reversed(self._rules()):
             failed = self._failed(r, batch)
             reason = pc.if_else(pc.fill_null(failed, False), pa.scalar(r.value), reason)
-            for col in needed:
-                is_null = batch.column(col).is_null()
-                missing_names = pc.if_else(is_null, pa.scalar(col), missing_names)
-                missing = pc.or_(missing, is_null)
-        ok = pc.if_else(missing, pa.scalar(None, pa.bool_()), reason.is_null())
-        reason = pc.if_else(missing, pa.scalar(None, pa.string()), reason)
-        errors = None
-        if pc.any(missing).as_py():
-            errors = pc.if_else(
-                missing,
-                pc.binary_join_element_wise(f"{self.name}: missing input ", missing_names, ""),
-                pa.scalar(None, pa.string()),
-            )
-        return FilterDecision(ok=ok, reason=reason, errors=errors)
+        return FilterDecision(ok=reason.is_null(), reason=reason)

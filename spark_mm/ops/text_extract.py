@@ -8,6 +8,7 @@ with trafilatura's output on most of the text.
 from __future__ import annotations
 
 import codecs
+import enum
 import re
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from spark_mm.errors import MissingDependency
-from spark_mm.ops.base import Operator, OpParams, OpResult
+from spark_mm.ops.base import Filter, FilterDecision, OpParams
 from spark_mm.ops.registry import register
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -87,23 +88,46 @@ class TxtExtractParams(OpParams):
     alt_texts: bool = False
     links: bool = False
     list_bullets: bool = True
-    max_html_bytes: int = Field(16 * 1024 * 1024, gt=0, description="larger bodies get an error, not a parse")
+    max_html_bytes: int = Field(16 * 1024 * 1024, gt=0, description="larger bodies get too_large, not a parse")
+
+
+class ExtractReason(str, enum.Enum):
+    """Why ``txt_extract`` produced no text for a row."""
+
+    NO_TEXT = "no_text"  # neither a payload nor a text (WARC request / metadata / revisit records)
+    UNSUPPORTED_MIME = "unsupported_mime"  # a payload that is neither HTML nor plain text (PDF, images)
+    TOO_LARGE = "too_large"  # a payload over max_html_bytes: not parsed
+    EXTRACT_ERROR = "extract_error"  # the parser failed on the page; the message is in ``errors``
+
+
+class _NoText(Exception):
+    """A body with no text to extract, by policy (not a failure): carries the reason."""
+
+    def __init__(self, reason: ExtractReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 @register
-class TxtExtract(Operator[TxtExtractParams]):
+class TxtExtract(Filter[TxtExtractParams]):
     """Main text of an HTML page (resiliparse ``extract_plain_text``, Bevendorff et al. 2018).
 
     Signals: ``txt_content`` (main text; for rows that already carry ``text``, e.g. WET records,
     that text), ``txt_title`` (``<title>``), ``txt_charset`` (Python codec name) and
-    ``txt_charset_source`` (bom / header / meta / detected / given). Rows without payload or text
-    (WARC request/metadata records) get nulls and no error; payloads that are neither HTML nor
-    plain text, or larger than ``max_html_bytes``, get an error.
+    ``txt_charset_source`` (bom / header / meta / detected / given).
+
+    The first text operator, so it says once why a row has no text: ``txt_extract_ok`` is true
+    when ``txt_content`` is set; otherwise the reason (:class:`ExtractReason`) is ``no_text``
+    (no payload and no text: WARC request/metadata records), ``unsupported_mime`` (neither HTML
+    nor plain text), ``too_large`` (over ``max_html_bytes``) or ``extract_error`` (the parser
+    raised; only this one also writes an ``errors`` entry). Later text filters then report
+    ``missing_input`` for these rows, never an error.
     """
 
     name = "txt_extract"
-    version = "1"
+    version = "2"
     Params = TxtExtractParams
+    Reason = ExtractReason
 
     def __init__(self, params: TxtExtractParams) -> None:
         super().__init__(params)
@@ -115,7 +139,12 @@ class TxtExtract(Operator[TxtExtractParams]):
         return (p.payload_column, p.text_column, p.mime_column, p.meta_column)
 
     @property
-    def output_schema(self) -> pa.Schema:
+    def required_inputs(self) -> tuple[str, ...]:
+        # every input may be null; a row with none of them is this filter's own no_text
+        return ()
+
+    @property
+    def signal_schema(self) -> pa.Schema:
         return pa.schema(
             [
                 ("txt_content", pa.string()),
@@ -141,11 +170,16 @@ class TxtExtract(Operator[TxtExtractParams]):
         return [None] * batch.num_rows
 
     def extract_one(self, body: bytes, mime: str | None, meta: dict[str, str]) -> tuple[str | None, str | None, str, str]:
-        """Text, title, charset and charset source of one HTTP body (raises on unusable input)."""
+        """Text, title, charset and charset source of one HTTP body.
+
+        Raises:
+            _NoText: the body is over ``max_html_bytes`` or of an unsupported MIME type.
+            Exception: whatever the parser raises on a broken page.
+        """
         extract_plain_text, html_tree = self._extract
         p = self.params
         if len(body) > p.max_html_bytes:
-            raise ValueError(f"body of {len(body)} bytes exceeds max_html_bytes {p.max_html_bytes}")
+            raise _NoText(ExtractReason.TOO_LARGE)
         content_type = meta.get("content_type") or mime
         charset, source = resolve_charset(body, content_type)
         kind = (mime or "").split(";")[0].strip().lower()
@@ -153,7 +187,7 @@ class TxtExtract(Operator[TxtExtractParams]):
         if kind in _TEXT_MIME:
             return html, None, charset, source
         if kind and kind not in _HTML_MIME and not html.lstrip()[:200].lower().startswith(("<!doctype html", "<html")):
-            raise ValueError(f"unsupported mime type {kind!r}")
+            raise _NoText(ExtractReason.UNSUPPORTED_MIME)
         tree = html_tree.parse(html)
         title = tree.title or None
         text = extract_plain_text(
@@ -161,7 +195,7 @@ class TxtExtract(Operator[TxtExtractParams]):
         )
         return text, title, charset, source
 
-    def transform(self, batch: pa.RecordBatch) -> OpResult:
+    def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
         self.setup()
         p = self.params
         bodies = self._column(batch, p.payload_column)
@@ -169,21 +203,36 @@ class TxtExtract(Operator[TxtExtractParams]):
         mimes = self._column(batch, p.mime_column)
         metas = self._column(batch, p.meta_column)
         cols: list[list[Any]] = [[], [], [], []]
+        reasons: list[str | None] = []
         errors: list[str | None] = []
         for body, text, mime, meta in zip(bodies, texts, mimes, metas):
             meta_d = dict(meta) if meta else {}
             row: tuple[Any, ...] = (None, None, None, None)
+            reason: ExtractReason | None = None
             err = None
             if text is not None:
                 row = (text, None, "utf-8", "given")
-            elif body is not None:
+            elif body is None:
+                reason = ExtractReason.NO_TEXT
+            else:
                 try:
                     row = self.extract_one(body, mime, meta_d)
+                except _NoText as e:
+                    reason = e.reason
                 except Exception as e:  # noqa: BLE001 - one bad page is an error row, never a failed batch
-                    err = f"{type(e).__name__}: {e}"
+                    reason, err = ExtractReason.EXTRACT_ERROR, f"{type(e).__name__}: {e}"
+            if reason is None and row[0] is None:  # the parser found nothing at all
+                reason = ExtractReason.NO_TEXT
             for c, v in zip(cols, row):
                 c.append(v)
+            reasons.append(None if reason is None else reason.value)
             errors.append(err)
-        out = pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in cols], schema=self.output_schema)
+        signals = pa.RecordBatch.from_arrays([pa.array(c, pa.string()) for c in cols], schema=self.signal_schema)
+        reason_arr = pa.array(reasons, pa.string())
         err_arr = pa.array(errors, pa.string())
-        return OpResult(out, err_arr if err_arr.null_count < len(err_arr) else None)
+        return FilterDecision(
+            ok=reason_arr.is_null(),
+            reason=reason_arr,
+            signals=signals,
+            errors=err_arr if err_arr.null_count < len(err_arr) else None,
+        )

@@ -23,6 +23,7 @@ class TxtLangParams(OpParams):
 
 
 class LangReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text (txt_extract said why)
     WRONG_LANGUAGE = "wrong_language"
     LOW_SCORE = "low_score"
 
@@ -45,11 +46,12 @@ class TxtLang(Filter[TxtLangParams]):
     """Top-1 language of a text (fastText lid.176, Joulin et al. 2016): ``txt_lang`` (ISO code),
     ``txt_lang_score`` (probability). Newlines are replaced by spaces first, as fastText predicts
     one line. ``ok`` when the language is accepted and the score exceeds ``min_score``.
-    Reasons: :class:`LangReason`. Empty texts get a null language and ``low_score``.
+    Reasons: :class:`LangReason`. Empty texts get a null language and ``low_score``; a null text
+    gets ``missing_input`` (from the Filter base class) and no error.
     """
 
     name = "txt_lang"
-    version = "1"
+    version = "2"
     Params = TxtLangParams
     Reason = LangReason
 
@@ -90,15 +92,8 @@ class TxtLang(Filter[TxtLangParams]):
             scores[i] = float(min(pr[0], 1.0)) if len(pr) else None
         ok: list[bool | None] = []
         reason: list[str | None] = []
-        errors: list[str | None] = []
         accepted = set(self.params.languages) if self.params.languages is not None else None
-        for t, lang, score in zip(texts, langs, scores):
-            if t is None:
-                ok.append(None)
-                reason.append(None)
-                errors.append("null text")
-                continue
-            errors.append(None)
+        for lang, score in zip(langs, scores):  # null texts are decided by the Filter base class
             if accepted is not None and lang not in accepted and lang is not None:
                 ok.append(False)
                 reason.append(LangReason.WRONG_LANGUAGE.value)
@@ -111,10 +106,4 @@ class TxtLang(Filter[TxtLangParams]):
         signals = pa.RecordBatch.from_arrays(
             [pa.array(langs, pa.string()), pa.array(scores, pa.float32())], schema=self.signal_schema
         )
-        err = pa.array(errors, pa.string())
-        return FilterDecision(
-            ok=pa.array(ok, pa.bool_()),
-            reason=pa.array(reason, pa.string()),
-            signals=signals,
-            errors=err if err.null_count < len(err) else None,
-        )
+        return FilterDecision(ok=pa.array(ok, pa.bool_()), reason=pa.array(reason, pa.string()), signals=signals)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from spark_mm import _native
@@ -59,6 +60,11 @@ class _TextRule(Filter[Any]):
         lang = self.language_column
         return (self.params.text_column,) if lang is None else (self.params.text_column, lang)
 
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        # a null language falls back to the rule's default; only a null text is missing input
+        return (self.params.text_column,)
+
     def rule_params(self) -> dict[str, Any]:
         """The kernel parameters (the params model minus operator-only fields)."""
         return self.params.model_dump(exclude={"op", "text_column"})
@@ -83,7 +89,7 @@ class _TextRule(Filter[Any]):
             outs.update({id(op): out for op in members})
         results = []
         for op in rules:
-            result = op.result_from(op.decision_from(outs[id(op)]))
+            result = op.result_from(op.decision_from(outs[id(op)]), batch)
             op.check(batch, result)
             results.append(result)
         return results
@@ -125,6 +131,7 @@ class TxtGopherQualityParams(OpParams):
 
 
 class GopherQualityReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     SHORT_DOC = "gopher_short_doc"
     LONG_DOC = "gopher_long_doc"
     BELOW_AVG = "gopher_below_avg_threshold"
@@ -149,7 +156,7 @@ class TxtGopherQuality(_TextRule):
     """
 
     name = "txt_gopher_quality"
-    version = "1"
+    version = "2"
     Params = TxtGopherQualityParams
     Reason = GopherQualityReason
     rule = "gopher_quality"
@@ -187,6 +194,7 @@ class TxtGopherRepetitionParams(OpParams):
 
 
 class GopherRepetitionReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     EMPTY = "empty"
     DUP_PARA_FRAC = "dup_para_frac"
     DUP_PARA_CHAR_FRAC = "dup_para_char_frac"
@@ -211,7 +219,7 @@ class TxtGopherRepetition(_TextRule):
     """
 
     name = "txt_gopher_repetition"
-    version = "1"
+    version = "2"
     Params = TxtGopherRepetitionParams
     Reason = GopherRepetitionReason
     rule = "gopher_repetition"
@@ -253,6 +261,7 @@ class TxtC4Params(OpParams):
 
 
 class C4Reason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     LOREM_IPSUM = "lorem_ipsum"
     CURLY_BRACKET = "curly_bracket"
     TOO_FEW_SENTENCES = "too_few_sentences"
@@ -272,7 +281,7 @@ class TxtC4(_TextRule):
     """
 
     name = "txt_c4"
-    version = "1"
+    version = "2"
     Params = TxtC4Params
     Reason = C4Reason
     rule = "c4"
@@ -351,6 +360,7 @@ def read_word_list(path: str | Path) -> list[str]:
 
 
 class C4BadWordsReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     BAD_WORDS = "document_removed_with_badwords"
 
 
@@ -370,7 +380,7 @@ class TxtC4BadWords(_TextRule):
     """
 
     name = "txt_c4_badwords"
-    version = "1"
+    version = "2"
     Params = TxtC4BadWordsParams
     Reason = C4BadWordsReason
     rule = "bad_words"
@@ -421,6 +431,7 @@ class TxtLineCorrectionsParams(OpParams):
 
 
 class LineCorrectionsReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     TOO_MANY_REMOVED_WORDS = "too_many_removed_words"
 
 
@@ -439,7 +450,7 @@ class TxtLineCorrections(_TextRule):
     """
 
     name = "txt_line_corrections"
-    version = "1"
+    version = "2"
     Params = TxtLineCorrectionsParams
     Reason = LineCorrectionsReason
     rule = "line_corrections"
@@ -476,6 +487,7 @@ class TxtFinewebParams(OpParams):
 
 
 class FinewebReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     EMPTY = "empty"
     LINE_PUNCT_RATIO = "line_punct_ratio"
     SHORT_LINE_RATIO = "short_line_ratio"
@@ -491,7 +503,7 @@ class TxtFineweb(_TextRule):
     """
 
     name = "txt_fineweb"
-    version = "1"
+    version = "2"
     Params = TxtFinewebParams
     Reason = FinewebReason
     rule = "fineweb"
@@ -516,6 +528,7 @@ class TxtLengthParams(OpParams):
 
 
 class LengthReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null text
     TOO_FEW_CHARS = "too_few_chars"
     TOO_MANY_CHARS = "too_many_chars"
     TOO_FEW_WORDS = "too_few_words"
@@ -530,7 +543,7 @@ class TxtLength(_TextRule):
     """
 
     name = "txt_length"
-    version = "1"
+    version = "2"
     Params = TxtLengthParams
     Reason = LengthReason
     rule = "length"
@@ -560,11 +573,11 @@ class TxtPii(Operator[TxtPiiParams]):
     and unique-local ones too with ``include_private_ips``) and, with ``redact``, writes
     ``txt_pii_text`` with them replaced (FineWeb anonymised both before release). Times
     (``12:30:45``), MAC addresses and C++ scopes (``std::string``) are not addresses. A mapper,
-    not a filter: no ok/reason columns.
+    not a filter: no ok/reason columns. A null text gets null counts and no error.
     """
 
     name = "txt_pii"
-    version = "1"
+    version = "2"
     Params = TxtPiiParams
 
     @property
@@ -580,7 +593,9 @@ class TxtPii(Operator[TxtPiiParams]):
 
     def transform(self, batch: pa.RecordBatch) -> OpResult:
         params = self.params.model_dump(exclude={"op", "text_column"})
-        out = run_rules(batch.column(self.params.text_column), [{"name": "txt_pii", "rule": "pii", "params": params}])
-        errors = out.column("error")
+        texts = batch.column(self.params.text_column)
+        out = run_rules(texts, [{"name": "txt_pii", "rule": "pii", "params": params}])
+        # a null text has no PII to count: null counts, and no error (txt_extract said why)
+        errors = pc.if_else(texts.is_null(), pa.scalar(None, pa.string()), out.column("error"))
         cols = out.select([f.name for f in self.output_schema])
         return OpResult(cols, errors if errors.null_count < len(errors) else None)

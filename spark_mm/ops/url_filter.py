@@ -63,6 +63,7 @@ class UrlFilterParams(OpParams):
 
 
 class UrlReason(str, enum.Enum):
+    MISSING_INPUT = "missing_input"  # from the Filter base class: null URL
     DOMAIN = "domain"
     SUBDOMAIN = "subdomain"
     URL = "url"
@@ -126,7 +127,7 @@ class UrlFilter(Filter[UrlFilterParams]):
     """
 
     name = "url_filter"
-    version = "1"
+    version = "2"
     Params = UrlFilterParams
     Reason = UrlReason
 

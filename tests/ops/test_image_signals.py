@@ -52,9 +52,11 @@ def test_registered_and_schema_follows_groups() -> None:
     full = ImgSignals(ImgSignalsParams()).output_schema.names
     assert "img_phash" in full and "img_blur_laplacian_var" in full and "img_jpeg_quality" in full
     only_hash = ImgSignals(ImgSignalsParams(quality=False, degradations=False)).output_schema.names
-    assert only_hash == ["img_has_alpha", "img_aspect_ratio"] + [
+    assert only_hash == ["img_has_alpha", "img_aspect_ratio", "img_decoded"] + [
         f"img_{k}hash" for k in "pdaw"
     ]
+    header_only = ImgSignals(ImgSignalsParams(quality=False, degradations=False, hashes=False)).output_schema.names
+    assert header_only == ["img_has_alpha", "img_aspect_ratio"]  # nothing decoded: no decode flag
     with pytest.raises(ValueError):
         ImgSignalsParams(mode="turbo")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
@@ -145,11 +147,12 @@ def test_guards_and_bad_params() -> None:
 def _filter_batch() -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
         {
-            "img_width": pa.array([640, 150, 1000, 640, 640, 640, 640, None], pa.int32()),
-            "img_height": pa.array([480, 400, 300, 480, 480, 480, 480, None], pa.int32()),
-            "img_entropy_bits": pa.array([7.0, 7.0, 7.0, 1.0, 7.0, 7.0, None, 7.0], pa.float32()),
-            "img_blocking": pa.array([0.05, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0], pa.float32()),
-            "img_blur_laplacian_var": pa.array([500, 500, 500, 500, 500, 3, 500, 500], pa.float32()),
+            "img_width": pa.array([640, 150, 1000, 640, 640, 640, 640, None, 640, 640], pa.int32()),
+            "img_height": pa.array([480, 400, 300, 480, 480, 480, 480, None, 480, 480], pa.int32()),
+            "img_decoded": pa.array([True, True, True, True, True, True, True, None, False, None], pa.bool_()),
+            "img_entropy_bits": pa.array([7.0, 7.0, 7.0, 1.0, 7.0, 7.0, None, 7.0, None, 7.0], pa.float32()),
+            "img_blocking": pa.array([0.05, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0, None, 0.0], pa.float32()),
+            "img_blur_laplacian_var": pa.array([500, 500, 500, 500, 500, 3, 500, 500, None, 500], pa.float32()),
         }
     )
 
@@ -161,37 +164,71 @@ def test_quality_filter_every_reason_code() -> None:
     res = f.apply(_filter_batch())
     ok = res.columns.column("img_quality_filter_ok").to_pylist()
     reason = res.columns.column("img_quality_filter_reason").to_pylist()
-    assert ok == [True, False, False, False, False, False, None, None]
-    assert reason == [None, "too_small", "aspect_ratio", "low_entropy", "blocky", "blurry", None, None]
+    assert ok == [True] + [False] * 9  # an unusable row is never kept, never undecided
+    assert reason == [None, "too_small", "aspect_ratio", "low_entropy", "blocky", "blurry",
+                      "missing_input", "missing_input", "decode_error", "missing_input"]
     assert {r.value for r in ImgQualityReason} == set(reason) - {None}
-    assert res.errors is not None
-    errs = res.errors.to_pylist()
-    assert errs[6] == "img_quality_filter: missing input img_entropy_bits"
-    assert errs[7].startswith("img_quality_filter: missing input img_")
-    assert errs[:6] == [None] * 6
+    assert res.errors is None  # the operator that failed upstream holds the error, not the filter
 
 
-def test_quality_filter_defaults_are_datacomp_and_read_only_what_they_need() -> None:
+def test_quality_filter_defaults_are_datacomp_and_read_a_real_decode() -> None:
     f = ImgQualityFilter(ImgQualityFilterParams())
-    assert f.reads == ("img_width", "img_height")
-    batch = _filter_batch().select(["img_width", "img_height"])
+    assert f.reads == ("img_decoded", "img_width", "img_height")
+    batch = _filter_batch().select(["img_width", "img_height", "img_decoded"])
     reason = f.apply(batch).columns.column("img_quality_filter_reason").to_pylist()
     assert reason[:3] == [None, "too_small", "aspect_ratio"]
+    assert reason[6:] == [None, "missing_input", "decode_error", "missing_input"]
     assert isinstance(ImgQualityFilterParams(), OpParams)
+
+
+def test_a_filter_without_the_base_reasons_fails_at_construction() -> None:
+    import enum
+
+    from spark_mm.errors import OperatorContractError
+
+    class Only(str, enum.Enum):
+        TOO_SMALL = "too_small"
+
+    class Forgetful(ImgQualityFilter):
+        Reason = Only
+
+    with pytest.raises(OperatorContractError, match=r"lacks \['decode_error', 'missing_input'\]"):
+        Forgetful(ImgQualityFilterParams())
+
+
+def _jpeg(im: Image.Image, **kw: object) -> bytes:
+    return _encode(im, "JPEG", **kw)
+
+
+def _png_bomb_header(side: int = 20_000) -> bytes:
+    """A tiny PNG whose header claims side x side pixels (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
 
 
 def test_signals_then_filter_end_to_end() -> None:
     im = _photo()
-    payloads = [_encode(im, "JPEG", quality=90), _encode(im.resize((120, 120)), "JPEG"), b"junk"]
+    good = _jpeg(im, quality=90)
+    payloads = [good, _jpeg(im.resize((120, 120))), b"junk", good[: len(good) // 2], _png_bomb_header(), b"", None]
     batch = pa.RecordBatch.from_pydict({"image": pa.array(payloads, pa.binary())})
     meta = ImgMeta(ImgMetaParams()).apply(batch).columns
+    assert meta.column("img_width").to_pylist()[3:5] == [512, 20_000]  # the headers alone look fine
     sig = ImgSignals(ImgSignalsParams()).apply(batch).columns
+    assert sig.column("img_decoded").to_pylist() == [True, True, False, False, False, False, None]
     joined = pa.RecordBatch.from_arrays(
         list(meta.columns) + list(sig.columns), names=meta.schema.names + sig.schema.names
     )
     res = ImgQualityFilter(ImgQualityFilterParams(min_blur_laplacian_var=1.0)).apply(joined)
-    assert res.columns.column("img_quality_filter_reason").to_pylist() == [None, "too_small", None]
-    assert res.columns.column("img_quality_filter_ok").to_pylist() == [True, False, None]
+    assert res.columns.column("img_quality_filter_reason").to_pylist() == [
+        None, "too_small", "decode_error", "decode_error", "decode_error", "decode_error", "missing_input"]
+    assert res.columns.column("img_quality_filter_ok").to_pylist() == [True] + [False] * 6
+    assert res.errors is None
 
 
 # Broken metadata around intact pixel data: the image decodes (Pillow's pixels agree), so the

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("resiliparse")
 
 from spark_mm.ops.registry import build  # noqa: E402
-from spark_mm.ops.text_extract import TxtExtractParams, resolve_charset  # noqa: E402
+from spark_mm.ops.text_extract import ExtractReason, TxtExtract, TxtExtractParams, resolve_charset  # noqa: E402
 from spark_mm.ops.text_lang import LangReason, TxtLangParams  # noqa: E402
 
 ARTICLE = (
@@ -44,10 +44,31 @@ def test_extract_rows() -> None:
     assert out.columns.column("txt_charset").to_pylist()[:2] == ["cp1252", "utf-8"]
     assert out.columns.column("txt_charset_source").to_pylist()[:3] == ["header", "given", None]
     assert content[1:3] == ["already plain text", None]
-    errors = out.errors.to_pylist()
-    assert errors[:3] == [None, None, None] and "unsupported mime type" in errors[3]
+    # no text / unsupported MIME are reasons of the first text operator, never errors
+    assert out.columns.column("txt_extract_ok").to_pylist() == [True, True, False, False, True]
+    assert out.columns.column("txt_extract_reason").to_pylist() == [
+        None, None, ExtractReason.NO_TEXT, ExtractReason.UNSUPPORTED_MIME, None]
+    assert out.errors is None
     big = build(TxtExtractParams(max_html_bytes=100)).apply(pa.RecordBatch.from_pylist(rows[4:], schema=SCHEMA))
-    assert "max_html_bytes" in big.errors.to_pylist()[0]
+    assert big.columns.column("txt_extract_reason").to_pylist() == [ExtractReason.TOO_LARGE]
+    assert big.columns.column("txt_content").to_pylist() == [None] and big.errors is None
+
+
+class _BrokenParser(TxtExtract):
+    """txt_extract whose parser fails on every page: the one reason that also writes an error."""
+
+    def extract_one(self, body, mime, meta):  # type: ignore[no-untyped-def]
+        raise RuntimeError("parser gave up")
+
+
+def test_extract_error_is_a_reason_and_an_error() -> None:
+    rows = [{"payload": ARTICLE.encode(), "text": None, "mime_type": "text/html", "record_meta": None},
+            {"payload": None, "text": "given", "mime_type": None, "record_meta": None}]
+    out = _BrokenParser(TxtExtractParams()).apply(pa.RecordBatch.from_pylist(rows, schema=SCHEMA))
+    assert out.columns.column("txt_extract_ok").to_pylist() == [False, True]
+    assert out.columns.column("txt_extract_reason").to_pylist() == [ExtractReason.EXTRACT_ERROR, None]
+    assert out.errors.to_pylist() == ["RuntimeError: parser gave up", None]
+    assert {r.value for r in ExtractReason} == {"no_text", "unsupported_mime", "too_large", "extract_error"}
 
 
 def test_lang() -> None:
@@ -68,4 +89,5 @@ def test_lang() -> None:
     assert reasons[0] is None and reasons[1] == LangReason.WRONG_LANGUAGE
     low = build(TxtLangParams(min_score=0.999999)).apply(pa.RecordBatch.from_arrays([pa.array(texts[:1])], names=["txt_content"]))
     assert low.columns.column("txt_lang_reason").to_pylist() == [LangReason.LOW_SCORE]
-    assert out.errors.to_pylist()[3] == "null text"
+    assert reasons[3] == LangReason.MISSING_INPUT and out.columns.column("txt_lang_ok").to_pylist()[3] is False
+    assert langs[3] is None and out.errors is None  # a null text is not an error of txt_lang

@@ -98,7 +98,9 @@ class TestGopherQuality:
         out = op.apply(pa.RecordBatch.from_arrays([pa.array([words_doc(50, word="abcde"), None])], names=["txt_content"]))
         assert out.columns.column("txt_gopher_quality_n_words").to_pylist() == [50, None]
         assert out.columns.column("txt_gopher_quality_mean_word_len").to_pylist()[0] == pytest.approx((3 + 4 + 48 * 5) / 50)
-        assert out.errors.to_pylist() == [None, "null text"]
+        assert out.columns.column("txt_gopher_quality_ok").to_pylist() == [True, False]
+        assert out.columns.column("txt_gopher_quality_reason").to_pylist() == [None, GopherQualityReason.MISSING_INPUT]
+        assert out.errors is None  # a null text is txt_extract's reason, not an error of every rule
 
 
 GR = TxtGopherRepetitionParams()
@@ -204,7 +206,7 @@ class TestLengthAndPii:
         assert out.columns.column("txt_pii_emails").to_pylist() == [1, None]
         assert out.columns.column("txt_pii_ips").to_pylist() == [1, None]
         assert out.columns.column("txt_pii_text").to_pylist()[0] == "write to email@example.com or 0.0.0.0 (not 10.0.0.1)"
-        assert out.errors.to_pylist() == [None, "null text"]
+        assert out.errors is None  # a null text has nothing to count: no error
 
 
 def test_python_defaults_match_kernel_reference_defaults() -> None:
@@ -244,8 +246,8 @@ class TestC4BadWords:
                  "darn_it", "x\nheck\ny", "all fine", None]
         got = decide(p, texts)
         assert [r for _, r in got] == [C4BadWordsReason.BAD_WORDS, None, C4BadWordsReason.BAD_WORDS, None, None,
-                                       None, None, C4BadWordsReason.BAD_WORDS, None, None]
-        assert got[-1] == (None, None)
+                                       None, None, C4BadWordsReason.BAD_WORDS, None, C4BadWordsReason.MISSING_INPUT]
+        assert got[-1] == (False, "missing_input")
 
     def test_language_column_and_missing_list(self, word_list) -> None:
         op = build(TxtC4BadWordsParams(bad_words_files=word_list, language_column="txt_lang"))
@@ -303,8 +305,9 @@ class TestLineCorrections:
         keep = _body(95) + "\n" + "\n".join(["Home"] * 5)      # 5 of 100 words removed
         drop = _body(94) + "\n" + "\n".join(["Home"] * 6)      # 6 of 100
         out = self.run(LC, [keep, drop, None])
-        assert out.column("txt_line_corrections_ok").to_pylist() == [True, False, None]
-        assert out.column("txt_line_corrections_reason").to_pylist() == [None, LineCorrectionsReason.TOO_MANY_REMOVED_WORDS, None]
+        assert out.column("txt_line_corrections_ok").to_pylist() == [True, False, False]
+        assert out.column("txt_line_corrections_reason").to_pylist() == [
+            None, LineCorrectionsReason.TOO_MANY_REMOVED_WORDS, LineCorrectionsReason.MISSING_INPUT]
         assert out.column("txt_line_corrections_text").to_pylist() == [_body(95), _body(94), None]
         assert out.column("txt_line_corrections_words_removed").to_pylist() == [5, 6, None]
         assert out.column("txt_line_corrections_lines_removed").to_pylist() == [5, 6, None]

@@ -54,7 +54,8 @@ def test_every_reason(lists: dict) -> None:
     ]
     assert run(p, urls) == [
         UrlReason.DOMAIN, UrlReason.SUBDOMAIN, None, UrlReason.URL, UrlReason.HARD_BLACKLISTED,
-        UrlReason.SOFT_BLACKLISTED, None, UrlReason.BLACKLISTED_SUBWORD, UrlReason.HIGH_QUALITY_SOURCE, None, None,
+        UrlReason.SOFT_BLACKLISTED, None, UrlReason.BLACKLISTED_SUBWORD, UrlReason.HIGH_QUALITY_SOURCE, None,
+        UrlReason.MISSING_INPUT,
     ]
 
 

@@ -73,7 +73,11 @@ class OperatorMetrics:
     Attributes:
         rows: rows the operator processed (every row of its stage).
         errors: rows with an entry for this operator in ``errors``.
-        passed / rejected / undecided: filters only: ``ok`` true / false / null (unusable input).
+        passed / rejected / undecided: filters only: ``ok`` true / not true / null. ``rejected``
+            counts every row the filter did not keep, so ``passed + rejected == rows``; rows whose
+            inputs were unusable are rejected (reason ``decode_error`` / ``missing_input``), and
+            ``undecided`` is the part of ``rejected`` with no decision at all (tables written
+            before filters decided such rows).
         funnel_in / funnel_out: rows still kept before / after this step when the filters are
             applied in recipe order (signal operators pass every row on).
         seconds: worker time the runner measured for the operator, when it did.
@@ -516,7 +520,7 @@ class MetricsCollector:
                 ok = F.col(st.ok_col)
                 aggs += [
                     F.sum(F.when(ok, 1).otherwise(0)).alias(f"p{i}"),
-                    F.sum(F.when(~ok, 1).otherwise(0)).alias(f"r{i}"),
+                    F.sum(F.when(ok, 0).otherwise(1)).alias(f"r{i}"),  # false or null: not kept
                     F.sum(F.when(ok.isNull(), 1).otherwise(0)).alias(f"u{i}"),
                     F.sum(F.when(kept_expr, 1).otherwise(0)).alias(f"in{i}"),
                 ]
@@ -553,7 +557,7 @@ class MetricsCollector:
                 out.append(OperatorMetrics(op.stage, op.name, op.op_id, op.is_filter, rows, errs, funnel_in=carried, funnel_out=carried, seconds=seconds))
         if DEDUP in step_stats:
             p, r, u, fin, fout = step_stats[DEDUP]
-            out.append(OperatorMetrics(DEDUP, DEDUP, DEDUP, True, p + r + u, 0, p, r, u, tuple(reasons.get(DEDUP, ())), fin, fout))
+            out.append(OperatorMetrics(DEDUP, DEDUP, DEDUP, True, p + r, 0, p, r, u, tuple(reasons.get(DEDUP, ())), fin, fout))
         return out, total, kept
 
     def histograms(self, stage: str, frame: DataFrame) -> list[Histogram]:

@@ -34,7 +34,8 @@ def test_signals_and_error_rows(first_run, spark: SparkSession) -> None:  # type
     rows = {
         r["key"]: r
         for r in spark.sql(
-            "SELECT s.source_record_id AS key, g.img_width, g.img_height, g.img_format, g.errors "
+            "SELECT s.source_record_id AS key, g.img_width, g.img_height, g.img_format, g.errors, "
+            "g.img_quality_filter_ok AS q_ok, g.img_quality_filter_reason AS q_reason "
             "FROM zi.samples s JOIN zi.signals_image_cpu g USING (sample_id)"
         ).collect()
     }
@@ -48,6 +49,11 @@ def test_signals_and_error_rows(first_run, spark: SparkSession) -> None:  # type
     assert set(rows["corrupt/empty"].errors) >= {"img_meta", "img_signals"}
     assert "decompression-bomb guard" in rows["corrupt/png_bomb_header"].errors["img_meta"]
     assert rows["corrupt/png_bomb_header"].img_width == 60000  # header signals kept
+    # no corrupt payload passes the quality filter (its header alone may look fine)
+    corrupt = {k: (r.q_ok, r.q_reason) for k, r in rows.items() if k.startswith("corrupt/")}
+    assert corrupt["corrupt/truncated_jpeg"] == (False, "decode_error")
+    assert corrupt["corrupt/null_payload"] == (False, "missing_input")
+    assert all(v == (False, "decode_error") for k, v in corrupt.items() if k != "corrupt/null_payload"), corrupt
 
 
 def test_sample_ids_are_stable_and_match_python(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +72,7 @@ def test_lineage_on_every_commit(first_run, spark: SparkSession) -> None:  # typ
         assert s["spark-mm.job"] == "z_image"
         assert s["spark-mm.recipe-sha256"] == loaded.sha256
     cpu = spark.sql("SELECT summary FROM zi.signals_image_cpu.snapshots").first()[0]
-    assert cpu["spark-mm.ops"] == "img_meta@1,img_signals@2,img_quality_filter@1"
+    assert cpu["spark-mm.ops"] == "img_meta@1,img_signals@3,img_quality_filter@2"
     samples_snap = spark.sql("SELECT snapshot_id FROM zi.samples.snapshots").first()[0]
     assert cpu["spark-mm.input"] == f"lake.zi.samples@{samples_snap}"
     ingest = spark.sql("SELECT summary FROM zi.samples.snapshots").first()[0]

@@ -20,6 +20,7 @@ from spark_mm.ops.image_signals import (
     ImgSignalsParams,
 )
 from spark_mm.ops.registry import operators
+from tests.ops.bad_images import png_bomb_header
 
 
 def _photo() -> Image.Image:
@@ -200,22 +201,10 @@ def _jpeg(im: Image.Image, **kw: object) -> bytes:
     return _encode(im, "JPEG", **kw)
 
 
-def _png_bomb_header(side: int = 20_000) -> bytes:
-    """A tiny PNG whose header claims side x side pixels (a decompression bomb's header)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
-
-
 def test_signals_then_filter_end_to_end() -> None:
     im = _photo()
     good = _jpeg(im, quality=90)
-    payloads = [good, _jpeg(im.resize((120, 120))), b"junk", good[: len(good) // 2], _png_bomb_header(), b"", None]
+    payloads = [good, _jpeg(im.resize((120, 120))), b"junk", good[: len(good) // 2], png_bomb_header(), b"", None]
     batch = pa.RecordBatch.from_pydict({"image": pa.array(payloads, pa.binary())})
     meta = ImgMeta(ImgMetaParams()).apply(batch).columns
     assert meta.column("img_width").to_pylist()[3:5] == [512, 20_000]  # the headers alone look fine

@@ -141,7 +141,7 @@ class Filter(Operator[P]):
 
     def __init__(self, params: P) -> None:
         super().__init__(params)
-        needed = set()
+        needed: set[str] = set()
         if self.required_inputs or self.decode_flags:
             needed.add(MISSING_INPUT)
         if self.decode_flags:
@@ -176,6 +176,9 @@ class Filter(Operator[P]):
         [None, 'decode_error', 'missing_input']
         """
         flags = self.decode_flags
+        absent = [c for c in dict.fromkeys(self.required_inputs + flags) if c not in batch.schema.names]
+        if absent:
+            raise OperatorContractError(f"{self.id} needs columns {absent}, which the batch lacks (run their operators first)")
         missing: pa.Array | None = None
         for col in dict.fromkeys(self.required_inputs + flags):
             nulls = batch.column(col).is_null()

@@ -195,6 +195,9 @@ def test_a_filter_without_the_base_reasons_fails_at_construction() -> None:
 
     with pytest.raises(OperatorContractError, match=r"lacks \['decode_error', 'missing_input'\]"):
         Forgetful(ImgQualityFilterParams())
+    header_only = _filter_batch().select(["img_width", "img_height"])  # img_signals never ran
+    with pytest.raises(OperatorContractError, match=r"needs columns \['img_decoded'\]"):
+        ImgQualityFilter(ImgQualityFilterParams()).apply(header_only)
 
 
 def _jpeg(im: Image.Image, **kw: object) -> bytes:

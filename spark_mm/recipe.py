@@ -19,7 +19,9 @@ from spark_mm.errors import RecipeError
 from spark_mm.lake.settings import LakeSettings, SparkSettings
 from spark_mm.ops import registry
 from spark_mm.ops.base import OpParams, Resource
+from spark_mm.dedup.methods import METHODS
 from spark_mm.dedup.steps import DedupStep
+from spark_mm.dedup.validate import check_dedup_steps
 from spark_mm.sources.specs import SourceSpec
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -84,6 +86,7 @@ class _RecipeBase(BaseModel):
                 raise ValueError(f"stage {s.name!r} mixes CPU and GPU operators; put GPU operators in their own stage")
         if self.run.commit_chunks > self.lake.buckets:
             raise ValueError(f"run.commit_chunks ({self.run.commit_chunks}) cannot exceed lake.buckets ({self.lake.buckets}): a chunk is a group of buckets")
+        check_dedup_steps(stages, self.dedup)  # binds MinHash steps to their operator; raises RecipeError
         return self
 
 
@@ -191,7 +194,7 @@ def _explain(err: ValidationError, raw: Any) -> str:
 
 def _accepted_tags(loc: tuple[Any, ...]) -> str:
     if "dedup" in loc:
-        return "'phash', 'minhash', 'exact', 'url'"
+        return ", ".join(repr(m) for m in METHODS)
     if "ops" in loc:
         return ", ".join(repr(n) for n in registry.operators())
     return "'parquet', 'hf', 'warc', 'jsonl', 'image_files', 'sample_images'"
@@ -293,13 +296,11 @@ def _check_columns(recipe: Any) -> None:
     if len(set(names)) != len(names):
         raise RecipeError(f"invalid recipe:\n  dedup: step names must be unique; got {names}")
     for di, step in enumerate(recipe.dedup):
-        cols = [step.column] + ([step.keep.signal_column] if step.keep.signal_column else [])
-        cols += [getattr(step, "signature_column", None)] if getattr(step, "signature_column", None) else []
-        missing = [c for c in cols if c not in produced]
+        missing = [c for c in step.reads if c not in produced]
         if missing:
             raise RecipeError(
                 f"invalid recipe:\n  dedup[{di}] ({step.method}) reads {missing}, which no stage operator produces; "
-                f"add the operator that writes it (e.g. img_signals for img_phash, txt_minhash, url_key, txt_exact_key); produced: {sorted(produced)}"
+                f"add the operator that writes it (e.g. img_signals for img_phash, txt_minhash for txt_minhash_bands/_sig/txt_exact_key, url_key); produced: {sorted(produced)}"
             )
 
 

@@ -73,14 +73,34 @@ def pair_edges(keyed: DataFrame, *, max_pair_bucket: int) -> DataFrame:
 
 
 def signature_similarity(a: Column, b: Column) -> Column:
-    """Fraction of equal uint32 slots of two MinHash signatures (binary): estimated Jaccard."""
-    n = F.length(a) / 4
+    """Fraction of equal uint32 slots of two MinHash signatures (binary): estimated Jaccard.
+
+    Signatures of different lengths (history written with more or fewer permutations) are
+    compared on their common prefix: permutation ``i`` depends on the seed only.
+    """
+    n = F.least(F.length(a), F.length(b)) / 4
     eq = F.aggregate(
         F.sequence(F.lit(0), (n - 1).cast("int")),
         F.lit(0),
         lambda acc, i: acc + F.when(F.substring(a, i * 4 + 1, 4) == F.substring(b, i * 4 + 1, 4), 1).otherwise(0),
     )
-    return F.when(F.length(a) == F.length(b), eq / n).otherwise(F.lit(0.0))
+    return F.when(n > 0, eq / n).otherwise(F.lit(0.0))
+
+
+def minhash_band_columns(signature: Column, bands: int, rows: int) -> Column:
+    """Band keys cut from a signature in Spark: ``xxhash64(j, slots j*rows .. j*rows+rows)``.
+
+    Used on both sides of a history match (this run's and history's signatures), so any
+    ``bands x rows`` the step uses today can be cut from signatures stored under another setting.
+    Bands a shorter signature does not cover are null (dropped by the explode's caller).
+    """
+    width = rows * 4
+    return F.array(
+        *[
+            F.when(F.length(signature) >= (j + 1) * width, F.xxhash64(F.lit(j), F.substring(signature, j * width + 1, width)))
+            for j in range(bands)
+        ]
+    )
 
 
 def verify_edges(edges: DataFrame, values: DataFrame, keep: VerifyFn) -> DataFrame:

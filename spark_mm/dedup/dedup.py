@@ -1,9 +1,11 @@
-"""Per-key-type dedup over Spark DataFrames: exact / URL keys, MinHash LSH, pHash multi-index.
+"""Exact / URL dedup over Spark DataFrames, and what every dedup method shares.
 
-Each function takes a signals DataFrame (one row per sample with ``sample_id`` and the key columns
-the dedup operators added), shuffles only ``(key, sample_id)`` pairs, and returns a
+Each dedup function takes a signals DataFrame (one row per sample with ``sample_id`` and the key
+columns the dedup operators added), shuffles only compact keys, and returns a
 :class:`DedupResult`: per-sample ``dup_cluster_id`` / ``dup_cluster_size`` / ``dup_keep`` /
-``dup_reason`` (rows in = rows out) plus this run's keys for the ``dedup_keys`` index.
+``dup_reason`` (rows in = rows out) plus this run's keys for the ``dedup_keys`` index. A sample
+whose key is null gets ``dup_keep = false`` with reason ``missing_input``. MinHash is in
+``minhash.py``, pHash in ``phash.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +17,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_mm.dedup.candidates import (
-    bucket_roots,
-    explode_keys,
-    hamming,
-    pair_edges,
-    phash_band_columns,
-    signature_similarity,
-    star_edges,
-    verify_edges,
-)
+from spark_mm.dedup.candidates import bucket_roots, explode_keys, star_edges
 from spark_mm.dedup.components import connected_components
-from spark_mm.dedup.history import binary_to_long, history_matches, key_to_binary
+from spark_mm.dedup.history import history_matches, key_to_binary
+from spark_mm.dedup.keep import key_present
 from spark_mm.dedup.policy import DupReason, KeepPolicy
 
 SIGNAL_COLUMNS = ("dup_cluster_id", "dup_cluster_size", "dup_keep", "dup_reason")
@@ -57,8 +51,13 @@ def cluster_and_keep(
     policy: KeepPolicy,
     history_hits: DataFrame | None = None,
     id_col: str = "sample_id",
+    has_key: Column | None = None,
 ) -> DataFrame:
-    """Apply the keep policy to clusters and give every sample its dup signals.
+    """Keep one member per cluster (unverified keys) and give every sample its dup signals.
+
+    For exact keys every member equals the kept one. For unverified LSH keys (no threshold) a
+    removed member may duplicate nothing kept (chains); verified methods use
+    :func:`spark_mm.dedup.keep.verified_keep` instead.
 
     Args:
         samples: every sample of the run (``id_col`` and, for ``max_signal``, the signal column).
@@ -67,8 +66,10 @@ def cluster_and_keep(
         history_hits: ``(sample_id)`` of samples that duplicate an earlier run; their whole
             cluster is dropped with reason ``history`` (the earlier copy was already kept).
         id_col: sample id column of ``samples``.
+        has_key: over ``samples``: false where the key is null (``missing_input``); default all true.
     """
-    ids = samples.select(F.col(id_col).alias("sample_id"), *_score_cols(samples, policy))
+    present = has_key if has_key is not None else F.lit(True)
+    ids = samples.select(F.col(id_col).alias("sample_id"), present.alias("has_key"), *_score_cols(samples, policy))
     members = components.select(F.col("node").alias("sample_id"), F.col("component").alias("cluster"))
     if policy.kind == "max_signal":
         members = members.join(ids, "sample_id", "left")
@@ -92,19 +93,21 @@ def cluster_and_keep(
         F.row_number().over(by_cluster.orderBy(*order)).alias("rank"),
         F.max(F.coalesce("hit", F.lit(False))).over(by_cluster).alias("cluster_hit"),
     )
-    out = ids.select("sample_id").join(members, "sample_id", "left")
+    out = ids.select("sample_id", "has_key").join(members, "sample_id", "left")
     if hits is not None:
         out = out.join(hits, "sample_id", "left")
     else:
         out = out.withColumn("hit", F.lit(None).cast("boolean"))
     from_history = F.coalesce("cluster_hit", "hit", F.lit(False))
     in_run = F.coalesce(F.col("rank"), F.lit(1)) > 1
+    missing = ~F.col("has_key")
     return out.select(
         "sample_id",
         F.coalesce("dup_cluster_id", "sample_id").alias("dup_cluster_id"),
         F.coalesce("dup_cluster_size", F.lit(1)).cast("int").alias("dup_cluster_size"),
-        (~from_history & ~in_run).alias("dup_keep"),
-        F.when(from_history, F.lit(DupReason.HISTORY.value))
+        (~missing & ~from_history & ~in_run).alias("dup_keep"),
+        F.when(missing, F.lit(DupReason.MISSING_INPUT.value))
+        .when(from_history, F.lit(DupReason.HISTORY.value))
         .when(in_run, F.lit(DupReason.IN_RUN.value))
         .otherwise(F.lit(None).cast("string"))
         .alias("dup_reason"),
@@ -120,7 +123,8 @@ def _score_cols(samples: DataFrame, policy: KeepPolicy) -> list[Column]:
     return [F.col(policy.signal_column).cast("double").alias("score")]
 
 
-def _long_keys(df: DataFrame, key_col: str, key_type: str, id_col: str) -> DataFrame:
+def long_keys(df: DataFrame, key_col: str, key_type: str, id_col: str = "sample_id") -> DataFrame:
+    """``(key_type, key binary, sample_id)`` rows of a scalar or list key column (history keys)."""
     keyed = explode_keys(df, key_col=key_col, id_col=id_col)
     dtype = keyed.schema["key"].dataType
     return keyed.select(F.lit(key_type).alias("key_type"), key_to_binary(F.col("key"), dtype).alias("key"), "sample_id")
@@ -159,9 +163,9 @@ def exact_dedup(
         comps = (
             bucket_roots(keyed).where(F.col("n") > 1).select(F.col("sample_id").alias("node"), F.col("root").alias("component"))
         )
-    keys = _long_keys(df, key_col, key_type, id_col)
+    keys = long_keys(df, key_col, key_type, id_col)
     hits = _hits(keys, history, run_id)
-    sig = cluster_and_keep(df, comps, policy=policy, history_hits=hits, id_col=id_col)
+    sig = cluster_and_keep(df, comps, policy=policy, history_hits=hits, id_col=id_col, has_key=key_present(df, key_col))
     return DedupResult(name or key_col.removesuffix("_key"), key_type, sig, keys)
 
 
@@ -179,115 +183,6 @@ def url_dedup(
     return exact_dedup(
         df, key_col=key_col, key_type=key_type, name="url", id_col=id_col, policy=policy, history=history, run_id=run_id
     )
-
-
-def minhash_dedup(
-    df: DataFrame,
-    *,
-    bands_col: str = "txt_minhash_bands",
-    key_type: str = "txt_minhash_5g_14x8_s1",
-    id_col: str = "sample_id",
-    sig_col: str | None = None,
-    jaccard_threshold: float | None = None,
-    max_pair_bucket: int = 64,
-    policy: KeepPolicy = KeepPolicy(),
-    history: DataFrame | None = None,
-    run_id: str | None = None,
-    max_iterations: int = 40,
-) -> DedupResult:
-    """Text near-duplicates: LSH band buckets -> candidate edges -> connected components.
-
-    Without verification (FineWeb's setting) sharing any band key makes two samples duplicates,
-    and each bucket contributes a star to its smallest id (linear in bucket size). With
-    ``jaccard_threshold`` (needs ``sig_col``, from ``txt_minhash(with_signature=True)``) candidate
-    pairs are kept only when the signature-estimated Jaccard reaches the threshold; buckets over
-    ``max_pair_bucket`` members are verified against their smallest id only.
-
-    Against history, a shared band key with a kept earlier sample marks the cluster ``history``
-    (no verification: history stores keys, not signatures).
-    """
-    if jaccard_threshold is not None and sig_col is None:
-        raise ValueError("jaccard_threshold needs sig_col (run txt_minhash with with_signature=True)")
-    keyed = explode_keys(df, key_col=bands_col, id_col=id_col)
-    if jaccard_threshold is None:
-        edges = star_edges(keyed)
-    else:
-        assert sig_col is not None
-        sigs = df.select(F.col(id_col).alias("sample_id"), F.col(sig_col).alias("value")).where(F.col("value").isNotNull())
-        edges = verify_edges(
-            pair_edges(keyed, max_pair_bucket=max_pair_bucket),
-            sigs,
-            lambda a, b: signature_similarity(a, b) >= F.lit(jaccard_threshold),
-        )
-    comps = connected_components(edges, max_iterations=max_iterations)
-    keys = _long_keys(df, bands_col, key_type, id_col)
-    hits = _hits(keys, history, run_id)
-    sig = cluster_and_keep(df, comps, policy=policy, history_hits=hits, id_col=id_col)
-    return DedupResult("txt_minhash", key_type, sig, keys)
-
-
-def phash_dedup(
-    df: DataFrame,
-    *,
-    phash_col: str = "img_phash",
-    radius_bits: int = 4,
-    id_col: str = "sample_id",
-    max_pair_bucket: int = 256,
-    policy: KeepPolicy = KeepPolicy(),
-    history: DataFrame | None = None,
-    run_id: str | None = None,
-    max_iterations: int = 40,
-) -> DedupResult:
-    """Image near-duplicates: pHash Hamming distance <= ``radius_bits`` via multi-index hashing.
-
-    Identical hashes are first collapsed to one representative (so a million blank images are a
-    star, not a million-squared pairs). Distinct hashes are bucketed by the ``radius_bits + 1``
-    band keys, pairs inside buckets are verified by Hamming distance, and clusters are the
-    connected components. Every pair within the radius shares a band, so recall within the
-    radius is exactly 1.0 (buckets over ``max_pair_bucket`` distinct hashes are compared with
-    their smallest id only). Keys for history: ``img_phash_mih<k>`` band keys plus the full hash
-    (``img_phash``) so history candidates are verified too.
-    """
-    key_type = f"img_phash_mih{radius_bits}"
-    hashes = df.select(F.col(id_col).alias("sample_id"), F.col(phash_col).cast("long").alias("h")).where(
-        F.col("h").isNotNull()
-    )
-    # 1) identical hashes: star onto the smallest id per hash value.
-    by_hash = bucket_roots(hashes.select(F.col("h").alias("key"), "sample_id"))
-    same_edges = by_hash.where(F.col("sample_id") != F.col("root")).select(
-        F.col("sample_id").alias("src"), F.col("root").alias("dst")
-    )
-    # 2) distinct hashes (one representative each) through the multi-index.
-    rep_h = by_hash.where(F.col("sample_id") == F.col("root")).select("sample_id", F.col("key").alias("h"))
-    keyed = rep_h.select(F.explode(phash_band_columns(F.col("h"), radius_bits)).alias("key"), "sample_id")
-    cand = pair_edges(keyed, max_pair_bucket=max_pair_bucket)
-    near = verify_edges(
-        cand, rep_h.select("sample_id", F.col("h").alias("value")), lambda a, b: hamming(a, b) <= radius_bits
-    )
-    comps = connected_components(same_edges.union(near), max_iterations=max_iterations)
-    band_keys = hashes.select(
-        F.lit(key_type).alias("key_type"),
-        F.explode(phash_band_columns(F.col("h"), radius_bits)).alias("k"),
-        "sample_id",
-    ).select("key_type", key_to_binary(F.col("k"), T.LongType()).alias("key"), "sample_id")
-    full_keys = hashes.select(F.lit("img_phash").alias("key_type"), key_to_binary(F.col("h"), T.LongType()).alias("key"), "sample_id")
-    keys = band_keys.unionByName(full_keys)
-    hits = None
-    if history is not None:
-        _need_run_id(run_id)
-        assert run_id is not None
-        cands = history_matches(band_keys, history, run_id=run_id)
-        hist_full = history.where(F.col("key_type") == "img_phash").select(
-            F.col("sample_id").alias("hist_sample_id"), binary_to_long(F.col("key")).alias("hh")
-        )
-        hits = (
-            cands.join(hist_full, "hist_sample_id")
-            .join(hashes, "sample_id")
-            .where(hamming(F.col("h"), F.col("hh")) <= radius_bits)
-            .select("sample_id")
-        )
-    sig = cluster_and_keep(df, comps, policy=policy, history_hits=hits, id_col=id_col)
-    return DedupResult("img_phash", key_type, sig, keys)
 
 
 def combine_signals(results: Sequence[DedupResult]) -> DataFrame:
@@ -312,7 +207,7 @@ def combine_signals(results: Sequence[DedupResult]) -> DataFrame:
     return out.withColumn("dup_keep", keep).withColumn("dup_reason", reason)
 
 
-def _need_run_id(run_id: str | None) -> None:
+def need_run_id(run_id: str | None) -> None:
     if run_id is None:
         raise ValueError("dedup against history needs run_id (rows of the current run are ignored on retry)")
 
@@ -320,7 +215,7 @@ def _need_run_id(run_id: str | None) -> None:
 def _hits(keys: DataFrame, history: DataFrame | None, run_id: str | None) -> DataFrame | None:
     if history is None:
         return None
-    _need_run_id(run_id)
+    need_run_id(run_id)
     assert run_id is not None
     return history_matches(keys, history, run_id=run_id).select("sample_id")
 

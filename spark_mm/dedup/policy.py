@@ -12,9 +12,11 @@ class DupReason(str, enum.Enum):
     """Why a sample is not kept (``dup_reason``); null when ``dup_keep`` is true."""
 
     IN_RUN = "in_run"
-    """Another member of its cluster in this run won under the keep policy."""
+    """It duplicates a member of its cluster that this run kept under the keep policy."""
     HISTORY = "history"
-    """Its cluster duplicates a sample kept by an earlier run (``dedup_keys``)."""
+    """It duplicates a sample kept by an earlier run (``dedup_keys``)."""
+    MISSING_INPUT = "missing_input"
+    """Its dedup key is null (input missing, errored or empty): it cannot be checked, so it is not kept."""
 
 
 class KeepPolicy(BaseModel):

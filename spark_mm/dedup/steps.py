@@ -1,18 +1,63 @@
-"""Dedup steps as they appear under ``dedup:`` in a recipe (discriminated on ``method``)."""
+"""Dedup steps as they appear under ``dedup:`` in a recipe (discriminated on ``method``).
+
+Each step names the columns it reads in one place (:attr:`reads`), used by recipe validation and
+by the dedup stage alike. The MinHash scheme (n-gram, bands, rows, seed) is never typed by hand:
+recipe validation derives it from the ``txt_minhash`` operator that writes the step's column
+(``spark_mm.dedup.validate``).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from spark_mm.dedup.policy import KeepPolicy
+from spark_mm.errors import RecipeError
+
+MAX_RADIUS_BITS = 31
+"""The one bound on the pHash Hamming radius: 32 bands of 2 bits are already near-useless filters."""
+
+
+class MinhashScheme(BaseModel):
+    """The LSH parameters of a ``txt_minhash`` operator, as dedup needs them.
+
+    >>> s = MinhashScheme(ngram=5, bands=14, rows=8, seed=1)
+    >>> s.key_type, s.signature_key_type
+    ('txt_minhash_5g_14x8_s1', 'txt_minhash_sig:5:1')
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    ngram: int
+    bands: int
+    rows: int
+    seed: int
+
+    @property
+    def key_type(self) -> str:
+        """The operator's band-key type (``TxtMinhashParams.key_type``); legacy history rows use it."""
+        return f"txt_minhash_{self.ngram}g_{self.bands}x{self.rows}_s{self.seed}"
+
+    @property
+    def signature_key_type(self) -> str:
+        """History key type of signatures: bands and rows are not part of it, they are derived.
+
+        Permutation ``i`` depends only on the seed (SplitMix64 stream), so a signature with more
+        permutations holds every shorter one as a prefix: any ``bands x rows`` can be cut from it.
+        """
+        return f"txt_minhash_sig:{self.ngram}:{self.seed}"
 
 
 class _Step(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="signals go to <ns>.dedup_<name>")
     keep: KeepPolicy = Field(default_factory=KeepPolicy)
+    column: str
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every column the step reads: its key column and the keep policy's signal."""
+        return (self.column,) + ((self.keep.signal_column,) if self.keep.signal_column else ())
 
 
 class PhashDedupStep(_Step):
@@ -20,24 +65,38 @@ class PhashDedupStep(_Step):
 
     method: Literal["phash"]
     column: str = "img_phash"
-    radius_bits: int = Field(4, ge=0, le=31, description="k; 4 measured on real variants (docs/dedup.md)")
+    radius_bits: int = Field(4, ge=0, le=MAX_RADIUS_BITS, description="k; 4 measured on real variants (docs/dedup.md)")
 
 
 class MinhashDedupStep(_Step):
-    """Text near-duplicates: MinHash LSH band keys from the ``txt_minhash`` operator."""
+    """Text near-duplicates: MinHash LSH band keys and signatures from the ``txt_minhash`` operator."""
 
     method: Literal["minhash"]
     column: str = "txt_minhash_bands"
-    key_type: str = Field("txt_minhash_5g_14x8_s1", description="must equal the txt_minhash op's key_type")
-    signature_column: str | None = Field(None, description="txt_minhash_sig, to verify candidates by estimated Jaccard")
-    jaccard_threshold: float | None = Field(None, gt=0, le=1)
+    signature_column: str = Field("txt_minhash_sig", description="signatures: Jaccard verification and history")
+    key_type: str | None = Field(None, description="optional; derived from the txt_minhash op, and checked against it when given")
+    jaccard_threshold: float | None = Field(None, gt=0, le=1, description="verify candidates by estimated Jaccard")
+    _scheme: MinhashScheme | None = PrivateAttr(None)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return super().reads + (self.signature_column,)
+
+    @property
+    def scheme(self) -> MinhashScheme:
+        """The producing operator's scheme, set by recipe validation."""
+        if self._scheme is None:
+            raise RecipeError(
+                f"dedup step {self.name!r}: MinHash scheme unknown; validate the recipe (spark_mm.recipe.validate) "
+                "or call spark_mm.dedup.validate.bind_scheme(step, TxtMinhashParams(...))"
+            )
+        return self._scheme
 
 
 class ExactDedupStep(_Step):
     """Exact duplicates by a 128-bit key column (``txt_exact_key``, ``img_exact_key``)."""
 
     method: Literal["exact"]
-    column: str
 
 
 class UrlDedupStep(_Step):

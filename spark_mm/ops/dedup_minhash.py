@@ -20,7 +20,7 @@ class TxtMinhashParams(OpParams):
     bands: int = Field(14, ge=1, description="LSH bands")
     rows: int = Field(8, ge=1, description="signature rows per band (num_perm = bands * rows)")
     seed: int = Field(1, ge=0, lt=2**64, description="seeds the permutation constants")
-    with_signature: bool = Field(False, description="also emit the signature, for Jaccard verification")
+    with_signature: bool = Field(True, description="also emit the signature (Jaccard verification, dedup history)")
 
     @property
     def key_type(self) -> str:
@@ -34,9 +34,10 @@ class TxtMinhash(Operator[TxtMinhashParams]):
 
     Signals: ``txt_minhash_bands`` (``bands`` int64 keys; two texts with shingle Jaccard ``s``
     share at least one with probability ``1 - (1 - s**rows)**bands``), ``txt_exact_key``
-    (xxh3-128 of the normalised text) and, with ``with_signature``, ``txt_minhash_sig``
-    (``bands*rows`` little-endian uint32 minima, for Jaccard verification). Texts with no words
-    after normalisation get nulls: they take part in no near-duplicate cluster.
+    (xxh3-128 of the normalised text, for the exact dedup step) and, with ``with_signature``
+    (default), ``txt_minhash_sig`` (``bands*rows`` little-endian uint32 minima: Jaccard
+    verification, and what dedup history stores so band settings can change). Texts with no
+    words after normalisation get nulls: dedup marks them ``missing_input``.
     """
 
     name = "txt_minhash"

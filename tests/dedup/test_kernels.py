@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from spark_mm import _native
-from spark_mm.ops.dedup_keys import ImgExactKey, ImgExactKeyParams, ImgPhashBands, ImgPhashBandsParams, UrlKey, UrlKeyParams
+from spark_mm.ops.dedup_keys import ImgExactKey, ImgExactKeyParams, UrlKey, UrlKeyParams
 from spark_mm.ops.dedup_minhash import TxtMinhash, TxtMinhashParams
 from spark_mm.ops.registry import operators
 from tests.dedup.conftest import mutate, random_doc
@@ -108,7 +108,8 @@ def test_multi_index_is_selective_beyond_radius() -> None:
 
 
 def test_minhash_operator_schema_and_nulls() -> None:
-    op = TxtMinhash(TxtMinhashParams(text_column="txt_content", with_signature=True))
+    assert TxtMinhashParams().with_signature  # dedup history stores signatures
+    op = TxtMinhash(TxtMinhashParams(text_column="txt_content"))
     batch = pa.record_batch({"txt_content": ["The cat sat on the mat today.", None, "!!!", "the CAT sat on the mat, today"]})
     res = op.apply(batch)
     cols = res.columns.to_pydict()
@@ -127,9 +128,9 @@ def test_key_operators() -> None:
     url = UrlKey(UrlKeyParams()).apply(pa.record_batch({"url": ["http://A.org/x#1", "https://a.org/x", "https://a.org/y"]}))
     u = url.columns.column(0).to_pylist()
     assert u[0] == u[1] != u[2]
-    ph = ImgPhashBands(ImgPhashBandsParams(radius_bits=3)).apply(pa.record_batch({"img_phash": pa.array([5, None], pa.int64())}))
-    assert ph.columns.column(0).to_pylist()[0] == [5, 1 << 32, 2 << 32, 3 << 32]
-    assert {"txt_minhash", "txt_exact_key", "img_exact_key", "url_key", "img_phash_bands"} <= set(operators())
+    assert {"txt_minhash", "img_exact_key", "url_key"} <= set(operators())
+    # One writer per column: txt_minhash writes txt_exact_key, pHash bands are cut by the phash step.
+    assert not {"txt_exact_key", "img_phash_bands"} & set(operators())
 
 
 def test_normalisation_matches_the_documented_steps() -> None:

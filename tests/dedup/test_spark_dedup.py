@@ -26,9 +26,12 @@ from spark_mm.dedup import (
     star_edges,
     url_dedup,
 )
-from spark_mm.ops.dedup_keys import TxtExactKey, TxtExactKeyParams, UrlKey, UrlKeyParams
+from spark_mm.dedup.history import key_to_binary
+from spark_mm.dedup.steps import MinhashScheme
+from spark_mm.ops.dedup_keys import UrlKey, UrlKeyParams
 from spark_mm.ops.dedup_minhash import TxtMinhash, TxtMinhashParams
-from tests.dedup.conftest import mutate, random_doc, sid
+from pyspark.sql import types as T
+from tests.dedup.conftest import chain_corpus, mutate, random_doc, shingle_jaccard, sid
 
 
 def components_of(spark: SparkSession, edges: list[tuple[str, str]], **kw: int) -> dict[str, str]:
@@ -64,8 +67,8 @@ def test_giant_bucket_is_a_star_not_all_pairs(spark: SparkSession) -> None:
     assert set(labels.values()) == {sid(0)} and len(labels) == n
 
 
-def minhash_frame(spark: SparkSession, texts: list[str], ids: list[str], extra: dict[str, list[float]] | None = None, sig: bool = False) -> DataFrame:
-    op = TxtMinhash(TxtMinhashParams(with_signature=sig))
+def minhash_frame(spark: SparkSession, texts: list[str], ids: list[str], extra: dict[str, list[float]] | None = None, **params: int) -> DataFrame:
+    op = TxtMinhash(TxtMinhashParams(**params))
     batch = pa.record_batch({"text": texts})
     cols = op.apply(batch).columns
     table = pa.table({"sample_id": ids, **{n: cols.column(n) for n in cols.schema.names}, **(extra or {})})
@@ -117,7 +120,7 @@ def test_jaccard_verification_drops_weak_candidates(spark: SparkSession) -> None
     base = random_doc(rng, 400)
     weak = mutate(rng, base, 0.05)  # 5-gram Jaccard ~0.6: an LSH candidate now and then
     texts = [" ".join(base), " ".join(mutate(rng, base, 0.005)), " ".join(weak)]
-    df = minhash_frame(spark, texts, [sid(1), sid(2), sid(3)], sig=True)
+    df = minhash_frame(spark, texts, [sid(1), sid(2), sid(3)])
     # Force the weak pair to be a candidate: share one band key with the others.
     df = df.withColumn("txt_minhash_bands", F.concat("txt_minhash_bands", F.array(F.lit(42).cast("long"))))
     loose = {r["sample_id"]: r["dup_cluster_size"] for r in minhash_dedup(df).signals.collect()}
@@ -134,8 +137,9 @@ def test_max_signal_keep_policy(spark: SparkSession) -> None:
         "sample_id string, key binary, aesthetic_score double",
     )
     res = exact_dedup(df, key_col="key", policy=KeepPolicy(kind="max_signal", signal_column="aesthetic_score"))
-    keep = {r["sample_id"]: r["dup_keep"] for r in res.signals.collect()}
-    assert keep == {sid(1): False, sid(2): True, sid(3): False, sid(4): True, sid(5): True}
+    keep = {r["sample_id"]: (r["dup_keep"], r["dup_reason"]) for r in res.signals.collect()}
+    # A null key (input missing or errored) is not "unique, kept": it could not be checked.
+    assert keep == {sid(1): (False, "in_run"), sid(2): (True, None), sid(3): (False, "in_run"), sid(4): (True, None), sid(5): (False, "missing_input")}
     with pytest.raises(ValueError):
         KeepPolicy(kind="max_signal")
 
@@ -144,7 +148,7 @@ def test_exact_url_and_combined_signals(spark: SparkSession) -> None:
     texts = ["Hello, world!", "hello world", "another page", "Another page!!", "unique"]
     urls = ["http://a.org/1", "https://a.org/1#top", "http://b.org/", "http://c.org/", "http://d.org/"]
     batch = pa.record_batch({"text": texts, "url": urls})
-    t = TxtExactKey(TxtExactKeyParams()).apply(batch).columns.column(0)
+    t = TxtMinhash(TxtMinhashParams()).apply(batch).columns.column("txt_exact_key")
     u = UrlKey(UrlKeyParams()).apply(batch).columns.column(0)
     df = spark.createDataFrame(pa.table({"sample_id": [sid(i) for i in range(5)], "txt_exact_key": t, "url_key": u}))
     ex = exact_dedup(df, key_col="txt_exact_key")
@@ -240,9 +244,9 @@ def test_phash_history_is_verified_by_hamming(spark: SparkSession) -> None:
     hist = merge_keys_df(empty, history_rows(r1.keys, r1.signals, run_id="r1"))
     near = h ^ 0b1011  # 3 bits
     far = h ^ 0xFF00  # 8 bits, but 4 of 5 bands still equal: a candidate that verification rejects
-    run2 = spark.createDataFrame([(sid(2), near), (sid(3), far)], "sample_id string, img_phash bigint")
-    got = {r["sample_id"]: r["dup_reason"] for r in phash_dedup(run2, history=hist, run_id="r2").signals.collect()}
-    assert got == {sid(2): "history", sid(3): None}
+    run2 = spark.createDataFrame([(sid(2), near), (sid(3), far), (sid(4), None)], "sample_id string, img_phash bigint")
+    got = {r["sample_id"]: (r["dup_keep"], r["dup_reason"]) for r in phash_dedup(run2, history=hist, run_id="r2").signals.collect()}
+    assert got == {sid(2): (False, "history"), sid(3): (True, None), sid(4): (False, "missing_input")}
 
 
 def test_exact_dedup_with_several_keys_per_sample_is_transitive(spark: SparkSession) -> None:
@@ -252,3 +256,58 @@ def test_exact_dedup_with_several_keys_per_sample_is_transitive(spark: SparkSess
     )
     got = {r["sample_id"]: (r["dup_cluster_id"], r["dup_cluster_size"]) for r in exact_dedup(df, key_col="keys").signals.collect()}
     assert got == {sid(1): (sid(1), 3), sid(2): (sid(1), 3), sid(3): (sid(1), 3), sid(4): (sid(4), 1), sid(5): (sid(5), 1)}
+
+
+def test_verified_keep_leaves_every_removed_document_a_kept_duplicate(spark: SparkSession) -> None:
+    """Chains A~B~C~D~E (adjacent Jaccard 0.5, two apart 0.2): one-per-component would remove C."""
+    texts, ids, chains = chain_corpus(seed=31, n_chains=12, length=5, n_unique=40)
+    threshold = 0.35
+    df = minhash_frame(spark, texts, ids, bands=50, rows=3)
+    res = minhash_dedup(df, scheme=MinhashScheme(ngram=5, bands=50, rows=3, seed=1), jaccard_threshold=threshold)
+    rows = {r["sample_id"]: r for r in res.signals.collect()}
+    assert len(rows) == len(ids)
+    text = dict(zip(ids, texts))
+    kept = [s for s, r in rows.items() if r["dup_keep"]]
+    removed = [s for s, r in rows.items() if not r["dup_keep"]]
+    assert {rows[s]["dup_reason"] for s in removed} == {"in_run"}
+    # The guarantee, against exact word-5-gram Jaccard: every removed document has a kept duplicate.
+    lacking = [s for s in removed if not any(shingle_jaccard(text[s], text[k]) >= threshold for k in kept if rows[k]["dup_cluster_id"] == rows[s]["dup_cluster_id"])]
+    assert lacking == []
+    # Recall: every adjacent pair (the true duplicates) lost one side; chains keep their middle.
+    for chain in chains:
+        assert all(not (rows[a]["dup_keep"] and rows[b]["dup_keep"]) for a, b in zip(chain, chain[1:]))
+        assert [rows[s]["dup_keep"] for s in chain] == [True, False, True, False, True]
+        assert len({rows[s]["dup_cluster_id"] for s in chain}) == 1 and rows[chain[0]]["dup_cluster_size"] == 5
+
+
+def test_history_survives_radius_and_band_changes(spark: SparkSession) -> None:
+    empty = spark.createDataFrame([], DEDUP_KEYS_SCHEMA)
+    # pHash: run 1 at radius 4 stores full hashes; run 2 at radius 6 still matches them.
+    h = 0x0F0F_3C3C_5A5A_9696
+    r1 = phash_dedup(spark.createDataFrame([(sid(1), h)], "sample_id string, img_phash bigint"), radius_bits=4, history=empty, run_id="p1")
+    hist = merge_keys_df(empty, history_rows(r1.keys, r1.signals, run_id="p1")).localCheckpoint()
+    assert {r["key_type"] for r in hist.collect()} == {"img_phash"}
+    run2 = spark.createDataFrame([(sid(2), h ^ 0b111111), (sid(3), h ^ 0b11), (sid(4), h ^ 0xFF)], "sample_id string, img_phash bigint")
+    got = {r["sample_id"]: r["dup_reason"] for r in phash_dedup(run2, radius_bits=6, history=hist, run_id="p2").signals.collect()}
+    assert got == {sid(2): "history", sid(3): "history", sid(4): None}  # 6, 2 bits: within k=6; 8 bits: not
+
+    # MinHash: run 1 with 14x8 stores signatures; run 2 with 20x4 (and a threshold) still matches.
+    texts1, ids1, _ = near_dup_corpus(41, n_clusters=0, per_cluster=0, n_unique=20)
+    m1 = minhash_dedup(minhash_frame(spark, texts1, ids1), history=empty, run_id="m1")
+    mhist = merge_keys_df(empty, history_rows(m1.keys, m1.signals, run_id="m1")).localCheckpoint()
+    assert {r["key_type"] for r in mhist.collect()} == {"txt_minhash_sig:5:1"}
+    rng = random.Random(8)
+    copies = [" ".join(mutate(rng, t.split(), 0.005)) for t in texts1[:5]]
+    fresh, fresh_ids, _ = near_dup_corpus(42, n_clusters=0, per_cluster=0, n_unique=5, start=900)
+    ids2 = [sid(800 + i) for i in range(5)] + fresh_ids
+    scheme = MinhashScheme(ngram=5, bands=20, rows=4, seed=1)
+    m2 = minhash_dedup(minhash_frame(spark, copies + fresh, ids2, bands=20, rows=4), scheme=scheme, jaccard_threshold=0.8, history=mhist, run_id="m2")
+    got2 = {r["sample_id"]: r["dup_reason"] for r in m2.signals.collect()}
+    assert got2 == {**{sid(800 + i): "history" for i in range(5)}, **{s: None for s in fresh_ids}}
+
+    # Rows of the old band-key type still match (unverified) when the scheme is unchanged.
+    bands = explode_keys(minhash_frame(spark, texts1, ids1), key_col="txt_minhash_bands").select(
+        F.lit("txt_minhash_5g_14x8_s1").alias("key_type"), key_to_binary(F.col("key"), T.LongType()).alias("key"), "sample_id", F.lit("m0").alias("first_seen_run")
+    )
+    m3 = minhash_dedup(minhash_frame(spark, copies, ids2[:5]), history=bands, run_id="m3")
+    assert {r["dup_reason"] for r in m3.signals.collect()} == {"history"}

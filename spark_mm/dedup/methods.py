@@ -1,0 +1,78 @@
+"""The dedup method registry: a recipe's ``method`` resolves here, and nowhere else.
+
+Each method pairs its Spark implementation with a version string (recorded in lineage as
+``<method>@<version>``) and the projection of its history keys, which needs no candidate
+generation: the dedup stage computes signals once and derives the keys it merges from its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from spark_mm.dedup.dedup import DedupResult, exact_dedup, long_keys, url_dedup
+from spark_mm.dedup.minhash import minhash_dedup, minhash_keys
+from spark_mm.dedup.phash import phash_dedup, phash_keys
+from spark_mm.errors import RecipeError
+
+RunFn = Callable[[Any, DataFrame, "DataFrame | None", "str | None"], DedupResult]
+KeysFn = Callable[[Any, DataFrame], DataFrame]
+
+
+@dataclass(frozen=True)
+class DedupMethod:
+    """One dedup method: its implementation, version and history-key projection."""
+
+    name: str
+    version: str
+    run: RunFn
+    keys: KeysFn
+
+    @property
+    def lineage(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def _phash(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    return phash_dedup(df, phash_col=step.column, radius_bits=step.radius_bits, policy=step.keep, history=history, run_id=run_id)
+
+
+def _minhash(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    return minhash_dedup(
+        df, scheme=step.scheme, bands_col=step.column, sig_col=step.signature_column,
+        jaccard_threshold=step.jaccard_threshold, policy=step.keep, history=history, run_id=run_id,
+    )
+
+
+def _exact(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    return exact_dedup(df, key_col=step.column, name=step.name, policy=step.keep, history=history, run_id=run_id)
+
+
+def _url(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    return url_dedup(df, key_col=step.column, policy=step.keep, history=history, run_id=run_id)
+
+
+METHODS: dict[str, DedupMethod] = {
+    m.name: m
+    for m in (
+        DedupMethod("phash", "2", _phash, lambda step, df: phash_keys(df, phash_col=step.column)),
+        DedupMethod(
+            "minhash", "2", _minhash,
+            lambda step, df: minhash_keys(df, scheme=step.scheme, bands_col=step.column, sig_col=step.signature_column),
+        ),
+        DedupMethod("exact", "2", _exact, lambda step, df: long_keys(df, step.column, step.column)),
+        DedupMethod("url", "2", _url, lambda step, df: long_keys(df, step.column, "url")),
+    )
+}
+"""Version 2: verified keep choice, history that survives knob changes, ``missing_input``."""
+
+
+def method_of(step: Any) -> DedupMethod:
+    """The registered method of a validated step."""
+    try:
+        return METHODS[step.method]
+    except KeyError:
+        raise RecipeError(f"unknown dedup method {step.method!r}; accepted: {sorted(METHODS)}") from None

@@ -54,7 +54,7 @@ KEY = "spark-mm.lease."
 HEARTBEAT_EVERY_S = 30.0
 STALE_AFTER_S = 300.0  # ten missed heartbeats: a GC pause or a slow catalog never looks like a dead run
 POLL_EVERY_S = 3.0
-_CATALOG_ATTEMPTS = 8  # a create that failed and left no table behind (e.g. SQLite "database is locked")
+_CATALOG_ATTEMPTS = 8  # catalog errors in a row (e.g. SQLite "database is locked") before acquire gives up
 # Lease tables commit a metadata file per heartbeat; keep only the last few.
 _TABLE_PROPERTIES = {"write.metadata.delete-after-commit.enabled": "true", "write.metadata.previous-versions-max": "2"}
 
@@ -202,22 +202,16 @@ class LeaseStore:
         return f"{self.catalog}.{self.namespace}.{lease_table_name(generation)}"
 
     def ensure_namespace(self) -> None:
-        """CREATE NAMESPACE IF NOT EXISTS, tolerating another process creating it at the same moment."""
+        """CREATE NAMESPACE IF NOT EXISTS, retried: another process may be creating it (or holding the catalog's lock)."""
         for attempt in range(_CATALOG_ATTEMPTS):
             try:
                 self.session.sql(f"CREATE NAMESPACE IF NOT EXISTS {self.catalog}.{self.namespace}")
                 return
-            except Exception as err:  # a concurrent create, or a locked SQLite catalog: look again
-                if self._namespace_exists():
-                    return
+            except Exception as err:  # a concurrent create or a locked catalog; IF NOT EXISTS makes the retry exact
                 if attempt == _CATALOG_ATTEMPTS - 1:
                     raise
                 log.warning("creating namespace %s.%s failed (%s); retrying", self.catalog, self.namespace, err)
-                time.sleep(0.5 * (attempt + 1))
-
-    def _namespace_exists(self) -> bool:
-        rows = self.session.sql(f"SHOW NAMESPACES IN {self.catalog}").collect()
-        return any(r[0] == self.namespace for r in rows)
+                time.sleep(min(0.25 * 2 ** (attempt + 1), 5.0))
 
     def generations(self) -> list[int]:
         """Lease generations present, ascending (none when the namespace does not exist)."""
@@ -323,52 +317,70 @@ class NamespaceLease:
         return f"spark-mm unlock {self.namespace}"
 
     def acquire(self) -> NamespaceLease:
-        """Wait until the namespace is free (or its holder is dead), then take the next generation."""
+        """Wait until the namespace is free (or its holder is dead), then take the next generation.
+
+        A catalog error (e.g. SQLite's "database is locked" once its 3 s busy timeout passed, when
+        another JVM holds the catalog file's write lock) retries with backoff; only
+        :data:`_CATALOG_ATTEMPTS` failures in a row give up.
+        """
         self.store.ensure_namespace()
         token = uuid.uuid4().hex
         started = time.monotonic()
         announced: int | None = None
-        catalog_failures = 0
+        failures = 0
         while True:
-            gens = self.store.generations()
-            newest = self.store.read(gens[-1]) if gens else None
-            if gens and newest is None:  # dropped between listing and reading: a newer generation exists
-                time.sleep(0.1)
-                continue
-            if newest is not None:
-                verdict = judge(newest, _now(), self.host, stale_after_s=self.stale_after_s)
-                if verdict is Verdict.HELD:
-                    self._wait_or_fail(newest, started, announced)
-                    announced = newest.generation
-                    continue
-                if verdict in (Verdict.STALE, Verdict.DEAD):
-                    self.say(f"taking over the lease on {self.namespace} from {newest.describe()}: {verdict.value}")
-            generation = (gens[-1] if gens else 0) + 1
-            now = _now()
-            record = LeaseRecord(generation, self.run_id, self.host, self.pid, token, now, now)
             try:
-                self.store.create(record)
-            except Exception as err:  # the catalog now says who won; an error with no table is transient
-                winner = self.store.read(generation)
-                if winner is None:
-                    catalog_failures += 1
-                    if catalog_failures >= _CATALOG_ATTEMPTS:
-                        raise
-                    log.warning("creating lease table %s failed (%s); retrying", self.store.table(generation), err)
-                    time.sleep(min(0.25 * 2**catalog_failures, 5.0))
-                    continue
-                if winner.token != token:
-                    continue  # another contender took this generation first: it is the holder now
-            if self.store.generations()[-1] != generation:
-                # Listed long ago, recreated a dropped old generation: a newer one is the real holder.
-                self.store.update(generation, {f"{KEY}released": "true"})
+                acquired, record = self._attempt(token)
+                failures = 0
+            except Exception as err:  # a catalog hiccup: look again
+                failures += 1
+                if failures >= _CATALOG_ATTEMPTS:
+                    raise
+                log.warning("lease on %s: catalog error (%s); retrying", self.namespace, err)
+                time.sleep(min(0.25 * 2**failures, 5.0))
+                continue
+            if record is None:
+                continue
+            if not acquired:
+                self._wait_or_fail(record, started, announced)
+                announced = record.generation
                 continue
             self.record = record
             self.waited_s = time.monotonic() - started
-            self.store.drop_before(generation - 1)
+            self.store.drop_before(record.generation - 1)
             self._start_heartbeat()
-            log.info("lease on %s acquired: generation %d", self.namespace, generation)
+            log.info("lease on %s acquired: generation %d", self.namespace, record.generation)
             return self
+
+    def _attempt(self, token: str) -> tuple[bool, LeaseRecord | None]:
+        """One look at the lease: (True, ours) when taken, (False, holder) when held, (False, None) to look again."""
+        gens = self.store.generations()
+        newest = self.store.read(gens[-1]) if gens else None
+        if gens and newest is None:  # dropped between listing and reading: a newer generation exists
+            time.sleep(0.1)
+            return False, None
+        if newest is not None:
+            verdict = judge(newest, _now(), self.host, stale_after_s=self.stale_after_s)
+            if verdict is Verdict.HELD:
+                return False, newest
+            if verdict in (Verdict.STALE, Verdict.DEAD):
+                self.say(f"taking over the lease on {self.namespace} from {newest.describe()}: {verdict.value}")
+        generation = (gens[-1] if gens else 0) + 1
+        now = _now()
+        record = LeaseRecord(generation, self.run_id, self.host, self.pid, token, now, now)
+        try:
+            self.store.create(record)
+        except Exception:  # lost the race, or a catalog error: the catalog says which
+            winner = self.store.read(generation)
+            if winner is None:
+                raise
+            if winner.token != token:
+                return False, None  # another contender took this generation first: it is the holder now
+        if self.store.generations()[-1] != generation:
+            # Listed long ago and recreated a dropped old generation: a newer one is the real holder.
+            self.store.update(generation, {f"{KEY}released": "true"})
+            return False, None
+        return True, record
 
     def _wait_or_fail(self, holder: LeaseRecord, started: float, announced: int | None) -> None:
         if holder.run_id == self.run_id:

@@ -1,9 +1,10 @@
 """Runs into one namespace at the same time take turns through the namespace lease (spark_mm/lake/lease.py).
 
 - Three real ``spark-mm run`` processes (each its own JVM, as users start them) into one namespace
-  on a tiny JSONL recipe: ``run-a``, 2 s later ``run-b``, 2 s later ``run-a`` again. The two
-  distinct runs both exit 0, one of them having waited for the other, and every table holds one
-  row per sample; the second ``run-a`` fails fast (exit 2, "already running") and commits nothing.
+  on a tiny JSONL recipe (one cheap CPU stage; dedup steps run inside the same lease block):
+  ``run-a``, 2 s later ``run-b``, 2 s later ``run-a`` again. The two distinct runs both exit 0,
+  one of them having waited for the other, and every table holds one row per sample; the second
+  ``run-a`` fails fast (exit 2, "already running") and commits nothing.
 - In this process (the shared session): a lease whose process is gone on this host, or whose
   heartbeat expired, is taken over; a live one makes ``acquire`` give up after
   ``run.lease_timeout_s`` naming the holder and ``spark-mm unlock``, which releases it; the
@@ -46,7 +47,6 @@ RECIPE = {
     "namespace": NS,
     "source": {"type": "jsonl", "path": "SET-BY-TEST"},
     "stages": [{"name": "text", "ops": [{"op": "txt_exact_key"}]}],
-    "dedup": [{"name": "text_exact", "method": "exact", "column": "txt_exact_key"}],
     "lake": {"buckets": 4},
     "spark": {"master": "local[1]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "1"}},
     "tracking": {"enabled": False},
@@ -133,12 +133,11 @@ def test_two_runs_take_turns_and_every_table_has_one_row_per_sample(three_runs: 
     assert f"held by run {other.run_id} (" in waited[0].output()
 
     tables = [i[-1] for i in open_catalog(_settings(home)).list_tables(NS) if not is_lease_table(i[-1])]  # type: ignore[arg-type]
-    assert {"samples", "signals_text", "dedup_text_exact"} <= set(tables), tables
+    assert set(tables) == {"samples", "signals_text"}, tables
     for table in tables:
         ids = _ids(home, table)  # type: ignore[arg-type]
         assert len(ids) == len(set(ids)), f"{table}: {len(ids)} rows for {len(set(ids))} sample ids"
-        if table in ("samples", "signals_text", "dedup_text_exact"):
-            assert len(set(ids)) == SAMPLES, f"{table}: {len(set(ids))} sample ids, expected {SAMPLES}"
+        assert len(set(ids)) == SAMPLES, f"{table}: {len(set(ids))} sample ids, expected {SAMPLES}"
     # The run that went second found everything there: it committed, but added no rows.
     for table in ("samples", "signals_text"):
         assert _added(home, table, other.run_id) == [SAMPLES], table  # type: ignore[arg-type]
@@ -158,7 +157,7 @@ def test_same_run_id_twice_at_once_fails_fast_and_writes_nothing_twice(three_run
     text = refused.output()
     assert f"error: run run-a is already running on namespace {NS!r}" in text, text[-3000:]
     assert f"spark-mm unlock {NS}" in text
-    for table in ("samples", "signals_text", "dedup_text_exact"):
+    for table in ("samples", "signals_text"):
         chunks = published(home, NS, table, "run-a")  # type: ignore[arg-type]
         assert len(chunks) == 1, f"{table}: run-a published {chunks} (expected one commit)"
 

@@ -4,6 +4,7 @@
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...]
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
+    spark-mm unlock NS [--set lake.catalog=...]
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
             ins.add_argument("--namespace", help="only this namespace (default: all)")
         ins.add_argument("--format", choices=("table", "json"), default="table")
         ins.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake.* settings")
+    unl = sub.add_parser("unlock", help="release a namespace's run lease left by a dead or stuck run")
+    unl.add_argument("namespace")
+    unl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
     tr = sub.add_parser("train-aigc", help="fit the AIGC detector head from labelled embeddings in an Iceberg table")
     tr.add_argument("table", help="NAMESPACE.TABLE with an embedding column and a 0/1 label column")
     tr.add_argument("--embedding-column", default="img_siglip2_emb")
@@ -166,6 +170,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """Release the newest lease generation of a namespace (``docs/operations.md``, Concurrency)."""
+    from spark_mm.engine.session import build_session
+    from spark_mm.lake.lease import Verdict, unlock
+
+    lake, spark_settings = _lake_and_spark(args.overrides)
+    spark = build_session(lake, spark_settings, app_name="spark-mm unlock")
+    done = unlock(spark, lake.catalog, args.namespace)
+    if done is None:
+        print(f"no lease is held on {args.namespace}")
+        return 0
+    print(f"released the lease on {args.namespace} held by {done.record.describe()}")
+    if done.verdict is Verdict.HELD:
+        print(f"warning: its last heartbeat was {done.record.heartbeat_at.isoformat(timespec='seconds')}: if that run is still alive it keeps writing, and the next run will not wait for it")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
@@ -180,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_inspect(args)
         if args.command == "train-aigc":
             return cmd_train_aigc(args)
+        if args.command == "unlock":
+            return cmd_unlock(args)
     except SparkMMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -38,3 +38,11 @@ class WeightsNotFound(SparkMMError):
 
 class MissingDependency(SparkMMError):
     """An optional dependency is needed for this feature; the message carries the pip command."""
+
+
+class LeaseHeld(SparkMMError):
+    """Another run held the namespace lease for longer than ``run.lease_timeout_s``; names it and ``spark-mm unlock``."""
+
+
+class RunAlreadyRunning(LeaseHeld):
+    """The same run id is already running against the namespace in another live process."""

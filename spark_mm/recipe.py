@@ -43,6 +43,7 @@ class RunSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     commit_chunks: int = Field(1, ge=1, description="commits per stage (bucket groups); a killed run resumes at chunk granularity")
     max_error_rate: float = Field(1.0, ge=0.0, le=1.0, description="audit ceiling on the fraction of rows with errors")
+    lease_timeout_s: float = Field(3600.0, ge=0.0, description="how long to wait for another run's namespace lease (docs/operations.md#concurrency)")
 
 
 class _StageBase(BaseModel):

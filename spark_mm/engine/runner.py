@@ -25,6 +25,7 @@ from spark_mm.engine.resources import gpu_profile
 from spark_mm.engine.session import build_session
 from spark_mm.errors import StageCountMismatch
 from spark_mm.lake.audit import AuditReport, AuditSpec, audit
+from spark_mm.lake.lease import NamespaceLease
 from spark_mm.lake.lineage import Lineage, new_run_id
 from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.lake.tables import Lake
@@ -86,6 +87,11 @@ class Runner:
         return skipped
 
     def run(self) -> RunResult:
+        """Run under the namespace lease: a concurrent run into the same namespace waits its turn."""
+        with NamespaceLease(self.spark, self.recipe.lake.catalog, self.recipe.namespace, self.run_id, self.recipe.run.lease_timeout_s):
+            return self._run_leased()
+
+    def _run_leased(self) -> RunResult:
         result = RunResult(self.run_id, self.recipe.job, self.recipe.namespace, self.recipe.lake.catalog)
         result.skipped_models = self.preflight()
         self.lake.ensure_namespace()

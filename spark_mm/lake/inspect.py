@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from spark_mm.errors import ConfigError
+from spark_mm.lake.lease import is_lease_table
 from spark_mm.lake.lineage import PREFIX
 from spark_mm.lake.settings import LakeSettings
 
@@ -162,7 +163,7 @@ def runs(namespace: str | None = None, settings: LakeSettings | None = None, cat
             identifiers = catalog.list_tables(ns)
         except Exception as err:  # pyiceberg raises NoSuchNamespaceError; name it in the message
             raise ConfigError(f"namespace {'.'.join(ns)!r}: {err}") from None
-        for ident in sorted(identifiers):
+        for ident in sorted(i for i in identifiers if not is_lease_table(i[-1])):
             name = ".".join(ident)
             for snap in table_snapshots(catalog.load_table(ident), name, settings.catalog):
                 if snap.run_id is None or snap.status == "other":

@@ -20,6 +20,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from spark_mm.lake.lease import is_lease_table
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Columns that name the run, not the content: equal content from two runs differs only here.
@@ -220,6 +222,8 @@ def fingerprint(spark: SparkSession, namespace: str) -> dict[str, tuple[int, int
     """
     out = {}
     for row in spark.sql(f"SHOW TABLES IN lake.{namespace}").collect():
+        if is_lease_table(row["tableName"]):  # the namespace lease: no rows, not a run's output
+            continue
         table = f"lake.{namespace}.{row['tableName']}"
         spark.sql(f"REFRESH TABLE {table}")  # the catalog caches tables another process committed to
         frame = spark.table(table)

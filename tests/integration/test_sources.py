@@ -81,6 +81,16 @@ def test_hf_dataset_from_local_hub_cache_offline(spark: SparkSession, tmp_path: 
     spec = HuggingFaceSource(type="hf", dataset="acme/pics", split="train", cache_dir=str(tmp_path / "hub"), caption_column="text")
     rows = read_source(spark, spec, "r").frame.collect()
     assert len(rows) == 2
+    # Two datasets with the same id values (and the same bytes) in one namespace: scoped ids never collide.
+    twin = tmp_path / "hub" / "datasets--acme--twin"
+    (twin / "snapshots" / ("1" * 40) / "data").mkdir(parents=True)
+    (twin / "refs").mkdir()
+    (twin / "refs" / "main").write_text("1" * 40)
+    pq.write_table(hf_image_table(), twin / "snapshots" / ("1" * 40) / "data" / "train-00000-of-00001.parquet")
+    keyed = [read_source(spark, HuggingFaceSource(type="hf", dataset=d, cache_dir=str(tmp_path / "hub"), id_column="label"), "r").frame
+             for d in ("acme/pics", "acme/twin")]
+    pics, twins = ({r.sample_id for r in f.collect()} for f in keyed)
+    assert pics == {record_id("hf:acme/pics", "1"), record_id("hf:acme/pics", "2")} and not pics & twins
     missing = HuggingFaceSource(type="hf", dataset="acme/absent", cache_dir=str(tmp_path / "hub"))
     with pytest.raises(SourceError, match="not in the local Hugging Face cache"):
         read_source(spark, missing, "r")

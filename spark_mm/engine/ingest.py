@@ -132,13 +132,13 @@ def summary_note(counts: SourceCounts, added: int, notes: tuple[str, ...]) -> st
     """The ingest line's note: already-present rows, duplicate ids, skipped WARC records, source notes.
 
     >>> summary_note(SourceCounts(10, 9, {"request": 4}), 8, ())
-    '2 already in the table; 1 duplicate ids became error rows; skipped records (record_types): request=4'
+    '2 already in the table; 1 repeated ids in the source (later occurrences are error rows); skipped records (record_types): request=4'
     """
     parts = []
     if counts.rows != added:
         parts.append(f"{counts.rows - added} already in the table")
     if counts.duplicate_ids:
-        parts.append(f"{counts.duplicate_ids} duplicate ids became error rows")
+        parts.append(f"{counts.duplicate_ids} repeated ids in the source (later occurrences are error rows)")
     if counts.skipped:
         parts.append(f"skipped records (record_types): {counts.skipped_text()}")
     return "; ".join(parts + list(notes))

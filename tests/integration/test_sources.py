@@ -203,7 +203,7 @@ def test_the_same_bytes_moved_and_renamed_append_nothing(ingests: dict) -> None:
 def test_null_and_repeated_ids_become_error_rows(ingests: dict, spark: SparkSession) -> None:
     res = ingests["ids"]
     assert (res.rows_in, res.rows_out, res.rows_with_errors) == (4, 4, 2)
-    assert "1 duplicate ids" in res.note
+    assert res.note == "1 repeated ids in the source (later occurrences are error rows)"
     rows = samples(spark, "source_uri LIKE '%/ds/%'")
     assert [r.text for r in rows] == ["t1", "t2", "t3", "t4"]
     a, null, again, b = rows

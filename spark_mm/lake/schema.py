@@ -7,7 +7,7 @@ import pyarrow as pa
 # Bronze: one row per source record. Payload columns are nullable; a source fills what it has.
 SAMPLES_SCHEMA = pa.schema(
     [
-        pa.field("sample_id", pa.string(), nullable=False),  # 32 hex chars, see sources.ids
+        pa.field("sample_id", pa.string(), nullable=False),  # 32 hex chars, see sources.ids and docs/identity.md
         pa.field("source_uri", pa.string()),
         pa.field("source_offset", pa.int64()),  # row index, line number or WARC byte offset
         pa.field("source_record_id", pa.string()),  # WARC-Record-ID, dataset id column, ...
@@ -20,6 +20,8 @@ SAMPLES_SCHEMA = pa.schema(
         pa.field("mime_type", pa.string()),
         pa.field("record_meta", pa.map_(pa.string(), pa.string())),
         pa.field("ingest_error", pa.string()),
+        pa.field("is_revisit", pa.bool_()),  # WARC revisit record (payload lives in the record it refers to); null off WARC
+        pa.field("refers_to_record_id", pa.string()),  # WARC-Refers-To: a revisit's original, a WET record's response
     ]
 )
 SAMPLES_COLUMNS: tuple[str, ...] = tuple(SAMPLES_SCHEMA.names)

@@ -1,8 +1,18 @@
-"""Stable sample ids: 128 bits of SHA-256 over where a record came from.
+"""Stable sample ids: 128 bits of SHA-256 over what a record *is*, never over where it lies.
 
-The key is the record's file path relative to the source root plus its position (row index,
-line number, WARC byte offset) or its own id column, so re-ingesting the same files on any machine
-yields the same ids, and the Spark expression and the Python function agree bit for bit.
+Three kinds of key, each a tuple of strings joined by NUL and tagged, so kinds never collide:
+
+- ``("rec", scope, native_id)`` for a record that carries its own id (a WARC-Record-ID, a
+  dataset's ``id_column``); ``scope`` keeps two datasets' ids apart.
+- ``("pos", file_digest, position)`` for a record known only by its place in a file (row index,
+  line number, byte offset, or 0 for a whole image file); ``file_digest`` is the SHA-256 of the
+  file's bytes, so the same bytes anywhere give the same ids and other bytes under the same name
+  give new ones.
+- ``("err", file_digest, offset, ordinal)`` for a row that stands for a failure of the file rather
+  than one record (unreadable footer, data that breaks part-way); ``ordinal`` counts such rows in
+  the file, so two breaks at one offset still get two ids.
+
+The Spark expressions and the Python functions agree bit for bit. See docs/identity.md.
 """
 
 from __future__ import annotations
@@ -15,19 +25,48 @@ from pyspark.sql import functions as F
 SEPARATOR = "\x00"
 
 
-def sample_id(source_key: str, record_key: str | int) -> str:
-    """The sample id of one record.
+def _digest(*parts: str) -> str:
+    return hashlib.sha256(SEPARATOR.join(parts).encode()).hexdigest()[:32]
 
-    >>> sample_id("images.parquet", 0) == sample_id("images.parquet", "0")
+
+def record_id(scope: str, native_id: str) -> str:
+    """The id of a record that carries its own id, within ``scope``.
+
+    >>> record_id("warc", "<urn:uuid:1>") == record_id("warc", "<urn:uuid:1>")
     True
-    >>> len(sample_id("a.warc.gz", 1024))
+    >>> record_id("hf:a/b", "7") != record_id("hf:c/d", "7")
+    True
+    """
+    return _digest("rec", scope, native_id)
+
+
+def position_id(file_digest: str, position: int) -> str:
+    """The id of the record at ``position`` of the file whose bytes hash to ``file_digest``.
+
+    >>> len(position_id("ab" * 32, 1024))
     32
     """
-    digest = hashlib.sha256(f"{source_key}{SEPARATOR}{record_key}".encode()).hexdigest()
-    return digest[:32]
+    return _digest("pos", file_digest, str(position))
 
 
-def sample_id_col(source_key: Column, record_key: Column) -> Column:
-    """Spark expression computing :func:`sample_id` on columns."""
-    joined = F.concat(source_key, F.lit(SEPARATOR), record_key.cast("string"))
-    return F.substring(F.sha2(joined, 256), 1, 32)
+def error_id(file_digest: str, offset: int, ordinal: int) -> str:
+    """The id of the ``ordinal``-th file-level error row of a file (0-based).
+
+    >>> error_id("ab" * 32, 10, 0) != error_id("ab" * 32, 10, 1)
+    True
+    """
+    return _digest("err", file_digest, str(offset), str(ordinal))
+
+
+def _digest_col(*parts: Column) -> Column:
+    return F.substring(F.sha2(F.concat_ws(SEPARATOR, *parts), 256), 1, 32)
+
+
+def record_id_col(scope: str, native_id: Column) -> Column:
+    """Spark expression computing :func:`record_id` (null when ``native_id`` is null)."""
+    return F.when(native_id.isNotNull(), _digest_col(F.lit("rec"), F.lit(scope), native_id.cast("string")))
+
+
+def position_id_col(file_digest: Column, position: Column) -> Column:
+    """Spark expression computing :func:`position_id`."""
+    return _digest_col(F.lit("pos"), file_digest, position.cast("string"))

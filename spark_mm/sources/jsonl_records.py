@@ -7,9 +7,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from spark_mm.sources.warc_records import FILE_ERROR
+
 
 def iter_jsonl_records(path: str, *, text_column: str, id_column: str | None, url_column: str | None) -> Iterator[dict[str, Any]]:
-    """Yield one bronze row per line of a .jsonl / .jsonl.gz file (``source_offset`` = line number)."""
+    """Yield one bronze row per line of a .jsonl / .jsonl.gz file (``source_offset`` = line number).
+
+    A line whose ``id_column`` is missing or null is an error row (its id is then positional).
+    """
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:  # type: ignore[operator]
@@ -17,8 +22,8 @@ def iter_jsonl_records(path: str, *, text_column: str, id_column: str | None, ur
                 if not line.strip():
                     continue
                 yield _row(line, lineno, text_column, id_column, url_column)
-    except (OSError, EOFError) as err:  # truncated gzip, unreadable file
-        yield {"source_offset": -1, "ingest_error": f"cannot read {path}: {err}"}
+    except (OSError, EOFError) as err:  # truncated gzip, unreadable file: a row for the file, not a line
+        yield {"source_offset": -1, "ingest_error": f"cannot read {path}: {err}", FILE_ERROR: True}
 
 
 def _row(line: bytes, lineno: int, text_column: str, id_column: str | None, url_column: str | None) -> dict[str, Any]:
@@ -36,6 +41,10 @@ def _row(line: bytes, lineno: int, text_column: str, id_column: str | None, url_
         "text": text if isinstance(text, str) else None,
         "record_meta": {k: v if isinstance(v, str) else json.dumps(v) for k, v in doc.items() if k not in (text_column, id_column, url_column)},
     }
+    errors = []
     if not isinstance(text, str):
-        row["ingest_error"] = f"line {lineno}: field {text_column!r} missing or not a string"
+        errors.append(f"line {lineno}: field {text_column!r} missing or not a string")
+    if id_column and row["source_record_id"] is None:
+        errors.append(f"line {lineno}: id column {id_column!r} missing or null")
+    row["ingest_error"] = "; ".join(errors) or None
     return row

@@ -2,7 +2,11 @@
 
 Each file is parsed on an executor by a pure Python iterator (``iter_warc_records`` /
 ``iter_jsonl_records``) that yields bronze rows; a record that cannot be parsed is an error row,
-so the data source never fails a task for bad input.
+so the data source never fails a task for bad input. The reader gives every row its sample id
+(``sources.ids``) from the file's content digest, which the driver computed beforehand on the
+executors (``sources.digests``), and two internal columns the ingest consumes: ``_pos_id`` (the
+positional id, used when a native id turns out to be a duplicate) and ``_skipped`` (the WARC type
+of a record that ``record_types`` does not select; such rows carry nothing else).
 """
 
 from __future__ import annotations
@@ -14,32 +18,41 @@ from typing import Any
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
 from spark_mm.lake.schema import SAMPLES_COLUMNS
-from spark_mm.sources.ids import sample_id
+from spark_mm.sources.ids import error_id, position_id, record_id
+from spark_mm.sources.warc_records import FILE_ERROR
 
 SAMPLES_DDL = (
     "sample_id string, source_uri string, source_offset bigint, source_record_id string, ingest_run_id string, "
     "url string, caption string, text string, image binary, payload binary, mime_type string, "
-    "record_meta map<string,string>, ingest_error string"
+    "record_meta map<string,string>, ingest_error string, is_revisit boolean, refers_to_record_id string"
 )
+# what a source read yields: the bronze columns plus the internal ones the ingest consumes
+INTERNAL_COLUMNS = ("_pos_id", "_skipped")
+READ_DDL = SAMPLES_DDL + ", _pos_id string, _skipped string"
+_READ_COLUMNS = SAMPLES_COLUMNS + INTERNAL_COLUMNS
+
+# the scope of WARC-Record-IDs: globally unique URNs (WARC 1.1 §5.2), so one scope for all crawls
+WARC_SCOPE = "warc"
 
 
 class FilePartition(InputPartition):
-    def __init__(self, path: str, key: str) -> None:
+    def __init__(self, path: str, digest: str) -> None:
         super().__init__(path)
         self.path = path
-        self.key = key
+        self.digest = digest
 
 
 class RecordFilesDataSource(DataSource):
-    """Options: ``format`` (warc|jsonl), ``files`` (JSON list of [path, source_key]), ``run_id``,
-    and per-format options (``max_record_bytes``; ``text_column``, ``id_column``, ``url_column``)."""
+    """Options: ``format`` (warc|jsonl), ``files`` (JSON list of [path, sha256]), ``run_id``,
+    and per-format options (``max_record_bytes``, ``record_types``; ``text_column``,
+    ``id_column``, ``id_scope``, ``url_column``)."""
 
     @classmethod
     def name(cls) -> str:
         return "spark_mm_records"
 
     def schema(self) -> str:
-        return SAMPLES_DDL
+        return READ_DDL
 
     def reader(self, schema: Any) -> DataSourceReader:
         return RecordFilesReader(dict(self.options))
@@ -53,18 +66,23 @@ class RecordFilesReader(DataSourceReader):
         self.options = options
 
     def partitions(self) -> list[InputPartition]:
-        return [FilePartition(path, key) for path, key in self.files]
+        return [FilePartition(path, digest) for path, digest in self.files]
 
     def read(self, partition: InputPartition) -> Iterator[tuple[Any, ...]]:
         assert isinstance(partition, FilePartition)
-        for record in self._records(partition.path):
-            offset = record.get("source_offset")
-            row = {c: None for c in SAMPLES_COLUMNS}
-            row.update(record)
-            row["sample_id"] = sample_id(partition.key, offset if offset is not None else -1)
+        for row in identify(self._records(partition.path), partition.digest, self._scope(), self._record_types()):
             row["source_uri"] = partition.path
             row["ingest_run_id"] = self.run_id
-            yield tuple(row[c] for c in SAMPLES_COLUMNS)
+            yield tuple(row.get(c) for c in _READ_COLUMNS)
+
+    def _scope(self) -> str | None:
+        if self.format == "warc":
+            return WARC_SCOPE
+        return self.options.get("id_scope") if self.options.get("id_column") else None
+
+    def _record_types(self) -> frozenset[str] | None:
+        types = self.options.get("record_types")
+        return frozenset(json.loads(types)) if types else None
 
     def _records(self, path: str) -> Iterator[dict[str, Any]]:
         opt = self.options
@@ -82,3 +100,39 @@ class RecordFilesReader(DataSourceReader):
 
             return iter_warc_records(path, max_record_bytes=int(opt["max_record_bytes"]))
         raise ValueError(f"unknown record format {self.format!r}")
+
+
+def identify(
+    records: Iterator[dict[str, Any]], digest: str, scope: str | None, record_types: frozenset[str] | None
+) -> Iterator[dict[str, Any]]:
+    """Give each record of one file its ``sample_id`` and ``_pos_id``; mark unselected WARC types.
+
+    A record with a native id (``source_record_id``) and a ``scope`` gets ``("rec", scope, id)``;
+    others get ``("pos", digest, offset)``; a file-level error row gets ``("err", digest, offset,
+    ordinal)``. A record whose ``WARC-Type`` is not in ``record_types`` becomes a row holding only
+    ``_skipped`` (its type), for the ingest to count and drop.
+
+    >>> rows = list(identify(iter([{"source_offset": 0}, {"source_offset": 0, "_file_error": True},
+    ...                             {"source_offset": 0, "_file_error": True}]), "d", None, None))
+    >>> len({r["sample_id"] for r in rows})
+    3
+    """
+    faults = 0
+    for record in records:
+        if record_types is not None:
+            rec_type = (record.get("record_meta") or {}).get("WARC-Type")
+            if rec_type is not None and rec_type not in record_types:
+                yield {"_skipped": rec_type}
+                continue
+        offset = record.get("source_offset")
+        offset = -1 if offset is None else offset
+        row = {k: v for k, v in record.items() if k != FILE_ERROR}
+        if record.get(FILE_ERROR):
+            row["sample_id"] = row["_pos_id"] = error_id(digest, offset, faults)
+            faults += 1
+            yield row
+            continue
+        row["_pos_id"] = position_id(digest, offset)
+        native = record.get("source_record_id")
+        row["sample_id"] = record_id(scope, native) if scope is not None and native is not None else row["_pos_id"]
+        yield row

@@ -9,8 +9,10 @@ decompression bomb), and write them once to a Parquet file. Nothing third-party 
 from __future__ import annotations
 
 import io
+import os
 import random
 import struct
+import tempfile
 import zlib
 from importlib import resources
 from pathlib import Path
@@ -112,9 +114,19 @@ def build_rows(seed: int = 0) -> list[dict[str, object]]:
     return rows
 
 
-def ensure_sample(path: str | None = None, seed: int = 0) -> Path:
-    """Write the sample Parquet file if it does not exist yet; return its path."""
-    target = Path(path) if path else home() / "sample" / "images.parquet"
+def sample_path(seed: int = 0) -> Path:
+    """Where the demo data of ``seed`` lives: always under the project home (``<home>/sample/``)."""
+    name = "images.parquet" if seed == 0 else f"images-seed{seed}.parquet"
+    return home() / "sample" / name
+
+
+def ensure_sample(seed: int = 0) -> Path:
+    """Write the sample Parquet file under the project home if it is not there yet; return its path.
+
+    The file is written to a hidden temporary name in the same directory and renamed into place,
+    so a crash never leaves a partial file, and nothing is ever written outside ``<home>/sample/``.
+    """
+    target = sample_path(seed)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +134,12 @@ def ensure_sample(path: str | None = None, seed: int = 0) -> Path:
         build_rows(seed),
         schema=pa.schema([("key", pa.string()), ("base", pa.string()), ("variant", pa.string()), ("url", pa.string()), ("caption", pa.string()), ("image", pa.binary())]),
     )
-    tmp = target.with_suffix(".tmp")
-    pq.write_table(table, tmp, row_group_size=32)
-    tmp.replace(target)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        pq.write_table(table, tmp, row_group_size=32)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# WARC record types (WARC 1.1 §6); the default selection is the ones that hold a document.
+WarcRecordType = Literal["warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"]
+DOCUMENT_RECORD_TYPES: tuple[WarcRecordType, ...] = ("response", "resource", "conversion")
+_ID_SCOPE = "scope of id_column values in sample ids (docs/identity.md); default: {default}"
 
 
 class _Source(BaseModel):
@@ -20,7 +25,8 @@ class ParquetSource(_Source):
     text_column: str | None = None
     url_column: str | None = None
     caption_column: str | None = None
-    id_column: str | None = Field(None, description="stable record key; default: file + row index")
+    id_column: str | None = Field(None, description="the records' own id; default: file content digest + row index")
+    id_scope: str | None = Field(None, description=_ID_SCOPE.format(default="the source root directory's name"))
 
 
 class HuggingFaceSource(_Source):
@@ -38,6 +44,7 @@ class HuggingFaceSource(_Source):
     url_column: str | None = None
     caption_column: str | None = None
     id_column: str | None = None
+    id_scope: str | None = Field(None, description=_ID_SCOPE.format(default="hf:<dataset>[/<config>]"))
 
 
 class WarcSource(_Source):
@@ -46,6 +53,9 @@ class WarcSource(_Source):
     type: Literal["warc"]
     path: str
     max_record_bytes: int = Field(16 * 1024 * 1024, gt=0, description="larger records become error rows")
+    record_types: tuple[WarcRecordType, ...] = Field(
+        DOCUMENT_RECORD_TYPES, min_length=1, description="WARC-Type values that become samples; others are counted and skipped"
+    )
 
 
 class JsonlSource(_Source):
@@ -54,7 +64,8 @@ class JsonlSource(_Source):
     type: Literal["jsonl"]
     path: str
     text_column: str = "text"
-    id_column: str | None = "id"
+    id_column: str | None = Field(None, description="the records' own id (e.g. id); default: file content digest + line number")
+    id_scope: str | None = Field(None, description=_ID_SCOPE.format(default="the source root directory's name"))
     url_column: str | None = "url"
 
 
@@ -71,8 +82,18 @@ class SampleImagesSource(_Source):
     """The embedded demo dataset: scikit-image's CC0 photos with realistic variants, generated on first use."""
 
     type: Literal["sample_images"]
-    path: str | None = Field(None, description="where to write the generated Parquet; default <home>/sample/images.parquet")
+    path: str | None = Field(None, description="refused: the sample is always generated under <home>/sample/")
     seed: int = 0
+
+    @field_validator("path")
+    @classmethod
+    def _no_path(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "sample_images takes no path: the demo data is generated under <home>/sample/ and never written elsewhere; "
+                "did you mean source.type=parquet? (to read your own files at that path)"
+            )
+        return None
 
 
 SourceSpec = Annotated[

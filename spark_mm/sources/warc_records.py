@@ -2,13 +2,16 @@
 
 ``iter_warc_records`` is what the Spark WARC data source calls (one partition per file). Every
 record of the file becomes one dict in the bronze ``samples`` layout (``sample_id`` is left to the
-engine, which derives it from ``source_uri`` + ``source_offset``). Records that cannot be read
-become dicts with ``ingest_error`` set, so rows in = records in; when the file itself breaks
-mid-way (truncated gzip member, garbage instead of a header) one final error row records where.
+reader, see ``sources.ids``). Records that cannot be read become dicts with ``ingest_error`` set,
+so rows in = records in; when the file itself breaks mid-way (truncated gzip member, garbage
+instead of a header) one final error row records where, flagged with ``FILE_ERROR`` so it gets an
+id of its own instead of the last good record's. Which record types become samples is the
+reader's choice (``source.record_types``); this iterator yields every record.
 
 Handled: multi-member gzip and plain WARC (warcio), WARC/1.0, 1.1 and ClueWeb09's WARC/0.18,
-truncated records (fewer bytes than ``Content-Length``), ``revisit`` records (no payload; the
-digest and refers-to fields go to ``record_meta``), chunked transfer and content encodings
+truncated records (fewer bytes than ``Content-Length``), ``revisit`` records (no payload;
+``is_revisit`` is set, ``refers_to_record_id`` names the original record, the digest and other
+refers-to fields go to ``record_meta``), chunked transfer and content encodings
 (decoded), non-HTML payloads (kept as bytes with their MIME type), malformed dates (kept
 verbatim), oversize records (payload dropped, error set), and WET ``conversion`` records (their
 text goes to ``text``).
@@ -43,6 +46,9 @@ _WARC_META = (
 
 _CHUNK = 1 << 16
 
+# key present (True) only in a row that stands for a failure of the file, not for one record
+FILE_ERROR = "_file_error"
+
 
 def _empty_row(path: str, run_id: str | None) -> dict[str, Any]:
     return {
@@ -58,6 +64,8 @@ def _empty_row(path: str, run_id: str | None) -> dict[str, Any]:
         "mime_type": None,
         "record_meta": None,
         "ingest_error": None,
+        "is_revisit": None,
+        "refers_to_record_id": None,
     }
 
 
@@ -92,6 +100,8 @@ def _record_row(record: Any, path: str, offset: int, run_id: str | None, max_rec
     rec_type = record.rec_type
     row["source_record_id"] = h.get_header("WARC-Record-ID") or h.get_header("WARC-TREC-ID")
     row["url"] = h.get_header("WARC-Target-URI")
+    row["is_revisit"] = rec_type == "revisit"
+    row["refers_to_record_id"] = h.get_header("WARC-Refers-To")  # revisit → original; WET conversion → response
     declared = h.get_header("Content-Length")
     if declared is not None:
         meta["content_length"] = declared
@@ -173,6 +183,7 @@ def iter_warc_records(
                 row = _empty_row(path, ingest_run_id)
                 row["source_offset"] = last_offset
                 row["ingest_error"] = f"unreadable WARC data after offset {last_offset}: {type(e).__name__}: {e}"
+                row[FILE_ERROR] = True
                 yield row
                 return
             # the start of this record; get_record_offset() would read the record to its end

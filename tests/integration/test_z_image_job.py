@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from spark_mm import recipe as recipes
 from spark_mm.engine.runner import Runner
 from spark_mm.lake.settings import LakeSettings
-from spark_mm.sources.ids import sample_id
+from spark_mm.sources.ids import record_id
 from spark_mm.sources.sample import build_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def test_signals_and_error_rows(first_run, spark: SparkSession) -> None:  # type
 
 def test_sample_ids_are_stable_and_match_python(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     got = {r[0]: r[1] for r in spark.sql("SELECT source_record_id, sample_id FROM zi.samples").collect()}
-    assert got["astronaut/original"] == sample_id("images.parquet", "astronaut/original")
+    assert got["astronaut/original"] == record_id("sample_images/seed=0", "astronaut/original")
 
 
 def test_lineage_on_every_commit(first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]

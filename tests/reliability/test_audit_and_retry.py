@@ -89,10 +89,10 @@ def test_failed_audit_leaves_main_untouched_and_retry_publishes_new_attempt(
 
 
 @pytest.fixture(scope="module")
-def source_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def source_dir(tmp_path_factory: pytest.TempPathFactory, lake_home: Path) -> tuple[Path, Path]:
     """A Parquet source folder with 12 sample rows, and 6 more rows to add as a second file later."""
     folder = tmp_path_factory.mktemp("src")
-    sample = pq.read_table(ensure_sample(str(tmp_path_factory.mktemp("sample") / "images.parquet")))
+    sample = pq.read_table(ensure_sample())  # generated under the session's project home
     # Rows 40.. of the sample mix photos and variants; keep one corrupt payload in each file.
     corrupt = [i for i, v in enumerate(sample.column("base").to_pylist()) if v == "corrupt"]
     first = sample.take(list(range(40, 51)) + corrupt[:1])

@@ -1,0 +1,46 @@
+"""WARC/WET and JSON Lines sources: digest the files on the executors, then parse one file per partition."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from spark_mm.sources.base import SourceRead, copies_note, default_scope, input_digest
+from spark_mm.sources.digests import digest_files, distinct_contents
+from spark_mm.sources.files import list_files
+from spark_mm.sources.specs import JsonlSource, WarcSource
+
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
+
+
+def read_warc(spark: SparkSession, spec: WarcSource, run_id: str) -> SourceRead:
+    """WARC/WET records of the selected ``record_types``, keyed by WARC-Record-ID (scope ``warc``)."""
+    root, files = list_files(spec.path, WARC_SUFFIXES)
+    options = {"format": "warc", "max_record_bytes": str(spec.max_record_bytes), "record_types": json.dumps(list(spec.record_types))}
+    return _read(spark, "warc", root, files, run_id, options, "WARC-Record-ID")
+
+
+def read_jsonl(spark: SparkSession, spec: JsonlSource, run_id: str) -> SourceRead:
+    """JSON Lines records, keyed by ``id_column`` (scoped by ``id_scope`` or the root's name) or by line number."""
+    root, files = list_files(spec.path, JSONL_SUFFIXES)
+    options = {
+        "format": "jsonl", "text_column": spec.text_column, "id_column": spec.id_column or "",
+        "id_scope": spec.id_scope or default_scope(spec.path, root), "url_column": spec.url_column or "",
+    }
+    return _read(spark, "jsonl", root, files, run_id, options, spec.id_column)
+
+
+def _read(spark: SparkSession, kind: str, root: Path, files: list[Path], run_id: str, options: dict[str, str], id_field: str | None) -> SourceRead:
+    from spark_mm.sources.record_files import RecordFilesDataSource
+
+    digests = digest_files(spark, files)
+    kept, copies = distinct_contents(digests)
+    spark.dataSource.register(RecordFilesDataSource)
+    pairs = [[d.path, d.sha256] for d in kept]
+    reader = spark.read.format(RecordFilesDataSource.name()).option("files", json.dumps(pairs)).option("run_id", run_id)
+    for k, v in options.items():
+        reader = reader.option(k, v)
+    return SourceRead(reader.load(), input_digest(kind, root, digests), id_field, copies_note(copies))

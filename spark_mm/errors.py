@@ -38,3 +38,7 @@ class WeightsNotFound(SparkMMError):
 
 class MissingDependency(SparkMMError):
     """An optional dependency is needed for this feature; the message carries the pip command."""
+
+
+class IdentifierError(SparkMMError):
+    """A run id, table, namespace or column name cannot be used safely in SQL, DDL or a filter."""

@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_mm.errors import ConfigError
+from spark_mm.lake.identifiers import quote_identifier
 from spark_mm.lake.lineage import PREFIX, Lineage, code_version
 from spark_mm.lake.settings import LakeSettings
 from spark_mm.lake.tables import Lake
@@ -201,7 +202,7 @@ class Curation:
         return CurateResult(self.table, commit.snapshot_id, tag, total, digest, used, reused=False)
 
     def _tag(self, tag: str, snapshot_id: int) -> None:
-        self.spark.sql(f"ALTER TABLE {self.table} CREATE TAG IF NOT EXISTS `{tag}` AS OF VERSION {snapshot_id}")
+        self.spark.sql(f"ALTER TABLE {self.table} CREATE TAG IF NOT EXISTS {quote_identifier(tag)} AS OF VERSION {snapshot_id}")
 
     def read(self, snapshot_id: int) -> DataFrame:
         return self.spark.read.option("versionAsOf", snapshot_id).table(self.table)

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from spark_mm.lake.identifiers import column_name_problem
 
 
 class _Source(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _column_names(cls, value: object, info: ValidationInfo) -> object:
+        """Every ``*_column`` is refused here, before Spark starts, unless it is a plain column name."""
+        if info.field_name and info.field_name.endswith("_column") and isinstance(value, str):
+            problem = column_name_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class ParquetSource(_Source):

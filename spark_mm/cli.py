@@ -161,6 +161,8 @@ def cmd_curate(args: argparse.Namespace) -> int:
     if not namespace:
         raise SparkMMError("spark-mm curate: give --recipe or --namespace")
     check_name(namespace, "namespace")  # also when it came from --set namespace=...
+    if not Path(args.query_file).is_file():
+        raise SparkMMError(f"curation query file not found: {args.query_file}")
     spark = build_session(lake, spark_settings, app_name="spark-mm curate")
     formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
     res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, args.export_dir, formats, args.shard_size)

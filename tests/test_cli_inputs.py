@@ -83,3 +83,7 @@ def test_url_filter_without_datatrove_fails_at_recipe_validation_with_the_instal
     monkeypatch.setitem(sys.modules, "datatrove.utils._import_utils", None)  # import now raises ImportError
     err = refused(["run", str(REPO / "conf" / "refinedweb.yaml"), "--set", "tracking.enabled=false", "--set", "source.path=/nonexistent"], empty_home, capsys)
     assert "url_filter's default lists come from datatrove: pip install 'datatrove'" in err
+
+
+def test_curate_with_a_missing_query_file_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "curation query file not found" in refused(["curate", "/nonexistent_curate.sql", "--namespace", "z_image"], empty_home, capsys)

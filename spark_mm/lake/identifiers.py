@@ -32,7 +32,7 @@ def check_run_id(run_id: str, key: str = "--run-id") -> str:
     """
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
         raise IdentifierError(
-            f"{key} {repr(run_id)}: a run id is 1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+            f"{key} {run_id!r}: a run id is 1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
         )
     return run_id
 
@@ -48,7 +48,7 @@ def check_name(name: str, key: str) -> str:
     spark_mm.errors.IdentifierError: namespace 'z; DROP': must match ^[a-z][a-z0-9_]*$ (lowercase letters, digits, '_')
     """
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise IdentifierError(f"{key} {repr(name)}: must match {NAME_PATTERN.pattern} (lowercase letters, digits, '_')")
+        raise IdentifierError(f"{key} {name!r}: must match {NAME_PATTERN.pattern} (lowercase letters, digits, '_')")
     return name
 
 
@@ -63,7 +63,7 @@ def column_name_problem(name: str) -> str | None:
     if COLUMN_PATTERN.match(name):
         return None
     return (
-        f"{repr(name)} is not a usable column name: use letters, digits, '_', '-' or spaces "
+        f"{name!r} is not a usable column name: use letters, digits, '_', '-' or spaces "
         "(at most 128, not starting with a digit); no dots, quotes, backticks or semicolons"
     )
 
@@ -105,5 +105,4 @@ def mlflow_string(value: str) -> str:
         return f"'{value}'"
     if '"' not in value:
         return f'"{value}"'
-    raise IdentifierError(f"{repr(value)} holds both quote characters and cannot be used in an MLflow filter")
-
+    raise IdentifierError(f"{value!r} holds both quote characters and cannot be used in an MLflow filter")

@@ -83,14 +83,28 @@ def cmd_train_aigc(args: argparse.Namespace) -> int:
 
 
 def _lake_and_spark(overrides: list[str]):  # type: ignore[no-untyped-def]
-    from spark_mm.lake.settings import LakeSettings, SparkSettings
+    from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
     from spark_mm.recipe import apply_overrides
 
     raw = apply_overrides({"lake": {}, "spark": {}}, overrides)
     unknown = set(raw) - {"lake", "spark"}
     if unknown:
         raise SparkMMError(f"--set: only lake.* and spark.* keys apply to sql; got {sorted(unknown)}")
-    return LakeSettings(**raw["lake"]), SparkSettings(**raw["spark"])
+    return parse_settings(LakeSettings, raw["lake"], "lake"), parse_settings(SparkSettings, raw["spark"], "spark")
+
+
+def check_identifiers(args: argparse.Namespace) -> None:
+    """Refuse a hostile ``--run-id``, ``--namespace`` or ``--into`` before any recipe, session or table.
+
+    These reach WAP ids, tags, SQL and MLflow filters; see ``spark_mm/lake/identifiers.py``.
+    """
+    from spark_mm.lake.identifiers import check_name, check_run_id
+
+    if getattr(args, "run_id", None) is not None:
+        check_run_id(args.run_id)
+    for flag in ("namespace", "into"):
+        if getattr(args, flag, None) is not None:
+            check_name(getattr(args, flag), f"--{flag}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -132,8 +146,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_curate(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
     from spark_mm.lake.curate import ExportFormat, curate
+    from spark_mm.lake.identifiers import check_name
     from spark_mm.lake.lineage import new_run_id
-    from spark_mm.lake.settings import LakeSettings, SparkSettings
+    from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
     from spark_mm.recipe import apply_overrides
 
     if args.recipe:
@@ -146,9 +161,12 @@ def cmd_curate(args: argparse.Namespace) -> int:
         unknown = set(raw) - {"lake", "spark", "namespace"}
         if unknown:
             raise SparkMMError(f"--set without --recipe: only lake.*, spark.* and namespace apply; got {sorted(unknown)}")
-        lake, spark_settings, namespace, job = LakeSettings(**raw["lake"]), SparkSettings(**raw["spark"]), args.namespace or raw.get("namespace"), "curate"
+        lake, spark_settings, namespace, job = parse_settings(LakeSettings, raw["lake"], "lake"), parse_settings(SparkSettings, raw["spark"], "spark"), args.namespace or raw.get("namespace"), "curate"
     if not namespace:
         raise SparkMMError("spark-mm curate: give --recipe or --namespace")
+    check_name(namespace, "namespace")  # also when it came from --set namespace=...
+    if not Path(args.query_file).is_file():
+        raise SparkMMError(f"curation query file not found: {args.query_file}")
     spark = build_session(lake, spark_settings, app_name="spark-mm curate")
     formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
     res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, args.export_dir, formats, args.shard_size)
@@ -191,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
+        check_identifiers(args)
         if args.command == "run":
             return cmd_run(args)
         if args.command == "sql":

@@ -46,3 +46,7 @@ class LeaseHeld(SparkMMError):
 
 class RunAlreadyRunning(LeaseHeld):
     """The same run id is already running against the namespace in another live process."""
+
+
+class IdentifierError(SparkMMError):
+    """A run id, table, namespace or column name cannot be used safely in SQL, DDL or a filter."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from spark_mm.lake.identifiers import check_run_id
 from spark_mm.lake.lineage import Lineage, code_version
 from spark_mm.lake.tables import Lake
 
@@ -40,6 +41,9 @@ class RunContext:
     job: str
     recipe_sha256: str
     buckets: int
+
+    def __post_init__(self) -> None:
+        check_run_id(self.run_id, "run_id")  # refused before any stage writes
 
     def lineage(self, stage: str, ops: tuple[str, ...], input: str, chunk: str = "1/1") -> Lineage:
         return Lineage(self.run_id, self.job, self.recipe_sha256, code_version(), stage, ops, input, chunk)

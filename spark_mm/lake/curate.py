@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_mm.errors import ConfigError
+from spark_mm.lake.identifiers import check_run_id, quote_identifier
 from spark_mm.lake.lineage import PREFIX, Lineage, code_version
 from spark_mm.lake.settings import LakeSettings
 from spark_mm.lake.tables import Lake
@@ -155,6 +156,7 @@ class Curation:
 
     def run(self, query_text: str, run_id: str) -> CurateResult:
         """Commit the query's rows (once per run id) and tag the snapshot ``curated-<run_id>``."""
+        check_run_id(run_id)  # it names the tag and the lineage
         query = substitute(query_text, {"namespace": self.namespace, "catalog": self.settings.catalog})
         digest = hashlib.sha256(query_text.encode()).hexdigest()
         tag = f"curated-{run_id}"
@@ -201,7 +203,7 @@ class Curation:
         return CurateResult(self.table, commit.snapshot_id, tag, total, digest, used, reused=False)
 
     def _tag(self, tag: str, snapshot_id: int) -> None:
-        self.spark.sql(f"ALTER TABLE {self.table} CREATE TAG IF NOT EXISTS `{tag}` AS OF VERSION {snapshot_id}")
+        self.spark.sql(f"ALTER TABLE {self.table} CREATE TAG IF NOT EXISTS {quote_identifier(tag)} AS OF VERSION {snapshot_id}")
 
     def read(self, snapshot_id: int) -> DataFrame:
         return self.spark.read.option("versionAsOf", snapshot_id).table(self.table)

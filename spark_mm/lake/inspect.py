@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from spark_mm.errors import ConfigError
+from spark_mm.lake.identifiers import check_name
 from spark_mm.lake.lease import is_lease_table
 from spark_mm.lake.lineage import PREFIX
 from spark_mm.lake.settings import LakeSettings
@@ -135,7 +136,7 @@ def _split(identifier: str, catalog_name: str) -> tuple[str, str]:
         parts = parts[1:]
     if len(parts) != 2 or not all(parts):
         raise ConfigError(f"table {identifier!r}: expected NAMESPACE.TABLE (or {catalog_name}.NAMESPACE.TABLE)")
-    return parts[0], parts[1]
+    return check_name(parts[0], "namespace"), check_name(parts[1], "table")
 
 
 def lineage(identifier: str, settings: LakeSettings | None = None, catalog: Catalog | None = None) -> list[SnapshotInfo]:
@@ -143,8 +144,8 @@ def lineage(identifier: str, settings: LakeSettings | None = None, catalog: Cata
     from pyiceberg.exceptions import NoSuchTableError
 
     settings = settings or LakeSettings()
+    ns, name = _split(identifier, settings.catalog)  # a bad name is refused before the catalog opens
     catalog = catalog or open_catalog(settings)
-    ns, name = _split(identifier, settings.catalog)
     try:
         table = catalog.load_table((ns, name))
     except NoSuchTableError:
@@ -155,6 +156,8 @@ def lineage(identifier: str, settings: LakeSettings | None = None, catalog: Cata
 def runs(namespace: str | None = None, settings: LakeSettings | None = None, catalog: Catalog | None = None) -> list[RunInfo]:
     """Runs found in snapshot summaries of every table of ``namespace`` (all namespaces when None), oldest first."""
     settings = settings or LakeSettings()
+    if namespace is not None:
+        check_name(namespace, "namespace")
     catalog = catalog or open_catalog(settings)
     namespaces = [(namespace,)] if namespace else catalog.list_namespaces()
     found: dict[str, RunInfo] = {}

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import spark_mm
+from spark_mm.lake.identifiers import check_run_id
 
 PREFIX = "spark-mm."
 
@@ -30,6 +31,9 @@ class Lineage:
     ops: tuple[str, ...]
     input: str
     chunk: str = "1/1"  # which commit chunk of the stage (bucket group i of n)
+
+    def __post_init__(self) -> None:
+        check_run_id(self.run_id, "run id")  # it reaches WAP ids, tags and SQL literals
 
     def properties(self) -> dict[str, str]:
         """Snapshot summary properties, keys prefixed with ``spark-mm.``."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from spark_mm.errors import ConfigError
 from spark_mm.paths import home
 
 
@@ -107,3 +109,37 @@ class SparkSettings(BaseModel):
 
     master: str = "local[*]"
     conf: dict[str, str] = Field(default_factory=dict)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_settings(model: type[M], raw: Any, key: str) -> M:
+    """Validate ``raw`` as ``model`` (``LakeSettings``, ``SparkSettings``) outside a recipe.
+
+    Commands without a recipe (``sql``, ``runs``, ``curate``) build settings from ``--set``; a bad
+    value must end as one clear line, not a pydantic traceback.
+
+    Raises:
+        ConfigError: naming ``<key>.<field>``, what is wrong, and the accepted keys for unknown ones.
+
+    >>> parse_settings(LakeSettings, {"buckets": 4}, "lake").buckets
+    4
+    >>> parse_settings(LakeSettings, {"bucket": 4}, "lake")
+    Traceback (most recent call last):
+    ...
+    spark_mm.errors.ConfigError: --set lake.bucket: unknown key; accepted keys here: buckets, catalog, properties, type, uri, warehouse
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"--set {key}: expected {key}.<setting>=value, got a value for {key} itself ({raw!r})")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            where = ".".join([key, *(str(p) for p in e["loc"])])
+            if e["type"] == "extra_forbidden":
+                lines.append(f"--set {where}: unknown key; accepted keys here: {', '.join(sorted(model.model_fields))}")
+            else:
+                lines.append(f"--set {where}: {e['msg']} (got {e.get('input')!r})")
+        raise ConfigError("; ".join(lines)) from None

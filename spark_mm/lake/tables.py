@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from spark_mm.lake.identifiers import check_name, sql_string
 from spark_mm.lake.lineage import PREFIX, Lineage
 from spark_mm.lake.settings import LakeSettings
 
@@ -42,7 +43,7 @@ class Lake:
     def __init__(self, spark: SparkSession, settings: LakeSettings, namespace: str) -> None:
         self.spark = spark
         self.settings = settings
-        self.namespace = namespace
+        self.namespace = check_name(namespace, "namespace")
 
     def table(self, name: str) -> str:
         return f"{self.settings.catalog}.{self.namespace}.{name}"
@@ -129,12 +130,12 @@ class Lake:
         # Publish exactly the snapshot that was audited. An earlier attempt of this chunk (a killed
         # run, a refused audit) may have left a staged snapshot with the same WAP id, and
         # publish_changes(wap_id) refuses non-unique ids, so a resumed run could never publish.
-        self.spark.sql(f"CALL {self.settings.catalog}.system.cherrypick_snapshot(table => '{self.table(name)}', snapshot_id => {staged})")
+        self.spark.sql(f"CALL {self.settings.catalog}.system.cherrypick_snapshot(table => {sql_string(self.table(name))}, snapshot_id => {staged})")
         return self.find_commit(name, lineage.run_id, lineage.stage, lineage.chunk)
 
     def _staged_snapshot(self, name: str, wap_id: str) -> int | None:
         rows = self.spark.sql(
-            f"SELECT snapshot_id FROM {self.table(name)}.snapshots WHERE summary['wap.id'] = '{wap_id}' ORDER BY committed_at DESC LIMIT 1"
+            f"SELECT snapshot_id FROM {self.table(name)}.snapshots WHERE summary['wap.id'] = {sql_string(wap_id)} ORDER BY committed_at DESC LIMIT 1"
         ).collect()
         return int(rows[0][0]) if rows else None
 

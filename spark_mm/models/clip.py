@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_mm.errors import MissingDependency
+from spark_mm.errors import ConfigError, MissingDependency
 from spark_mm.models.runtime import require
 from spark_mm.models.weights import HubFile, WeightsLocation
 
@@ -101,7 +101,7 @@ def embed_dim(model: str, weights_path: str | None) -> int:
         raise
     cfg = open_clip.get_model_config(model)
     if cfg is None:
-        raise ValueError(f"unknown OpenCLIP architecture {model!r}; known: {', '.join(open_clip.list_models()[:20])}, ...")
+        raise ConfigError(f"unknown OpenCLIP architecture {model!r}; known: {', '.join(open_clip.list_models()[:20])}, ...")
     return int(cfg["embed_dim"])
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from spark_mm.errors import ConfigError
 from spark_mm.models.runtime import require, torch_dtype
 from spark_mm.models.weights import load_state_dict
 
@@ -130,7 +131,7 @@ def read_aigc_metadata(path: Path) -> dict[str, str]:
     with safetensors.safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata() or {})
     if meta.get("format") != AIGC_FORMAT:
-        raise ValueError(f"{path} is not an AIGC head written by spark_mm.models.aigc_train (format={meta.get('format')!r})")
+        raise ConfigError(f"{path} is not an AIGC head written by spark_mm.models.aigc_train (format={meta.get('format')!r})")
     return meta
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_mm.errors import ConfigError
 from spark_mm.models.runtime import require, torch_dtype
 from spark_mm.models.weights import HubFile, WeightsLocation
 
@@ -67,7 +68,7 @@ def embed_dim(repo_id: str, weights_path: str | None, configured: int | None) ->
             return int(vision["hidden_size"])
     if repo_id in KNOWN_DIMS:
         return KNOWN_DIMS[repo_id]
-    raise ValueError(f"embedding width of {repo_id!r} unknown: set `embed_dim` on the step")
+    raise ConfigError(f"embedding width of {repo_id!r} unknown: set `embed_dim` on the step")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from spark_mm.errors import MissingDependency, WeightsNotFound
+from spark_mm.errors import ConfigError, MissingDependency, WeightsNotFound
 
 if TYPE_CHECKING:
     import torch
@@ -284,6 +284,6 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
+        raise ConfigError(f"{path} does not hold a state dict (got {type(state).__name__})")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import os
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +38,8 @@ HIGH_QUALITY_DOMAINS: tuple[str, ...] = (
 )
 
 _DATATROVE_BLOCKLIST_TAR = "url_filterblacklistsv0_3_0.tar.gz"
+_DATATROVE_WORD_LISTS = ("banned_words.txt", "soft_banned_words.txt", "banned_subwords.txt")
+_DATATROVE_HINT = "pip install 'datatrove' (or set blocklist_dir and the *_file fields, and use_datatrove_lists: false)"
 
 
 class UrlFilterParams(OpParams):
@@ -74,14 +79,47 @@ class UrlReason(str, enum.Enum):
 
 
 def _datatrove_assets() -> Path:
+    """datatrove's asset folder, with every list url_filter uses from it.
+
+    Called when the operator is built (recipe validation, driver preflight), so a missing extra
+    fails the run before ingest commits anything, not on the workers afterwards.
+
+    Raises:
+        MissingDependency: datatrove is not installed, or its assets lack one of the lists.
+    """
     try:
         from datatrove.utils._import_utils import ASSETS_PATH
-    except ImportError as e:  # pragma: no cover - exercised only without the extra
-        raise MissingDependency(
-            "url_filter's default lists come from datatrove: pip install 'datatrove' "
-            "(or set blocklist_dir and the *_file fields, and use_datatrove_lists: false)"
-        ) from e
-    return Path(ASSETS_PATH)
+    except ImportError as e:
+        raise MissingDependency(f"url_filter's default lists come from datatrove: {_DATATROVE_HINT}") from e
+    assets = Path(ASSETS_PATH)
+    missing = [n for n in (_DATATROVE_BLOCKLIST_TAR, *_DATATROVE_WORD_LISTS) if not (assets / n).is_file()]
+    if missing:
+        raise MissingDependency(f"url_filter: datatrove's assets in {assets} lack {missing}; install datatrove>=0.3: {_DATATROVE_HINT}")
+    return assets
+
+
+def unpack_lists(archive: Path, target: Path) -> Path:
+    """Unpack ``archive`` into the folder ``target`` once, atomically, and return ``target``.
+
+    Workers of one machine race to unpack the same lists. Each extracts into its own temporary
+    folder beside ``target`` and renames it into place; ``target`` therefore only ever appears
+    whole, a loser of the race discards its copy, and a reader never sees a half-written list.
+    """
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another worker renamed its copy first
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def _lists_digest(sources: dict[str, Any], extra: dict[str, list[str]]) -> str:
@@ -91,6 +129,14 @@ def _lists_digest(sources: dict[str, Any], extra: dict[str, list[str]]) -> str:
     }
     words = {k: v for k, v in sources.items() if k not in files}
     return hashlib.sha256(json.dumps([files, words, extra], sort_keys=True).encode()).hexdigest()
+
+
+def _tldextract() -> Any:
+    try:
+        import tldextract
+    except ImportError as e:
+        raise MissingDependency("url_filter needs tldextract: pip install tldextract") from e
+    return tldextract
 
 
 def ut1_files(root: Path, categories: tuple[str, ...] | None) -> tuple[list[Path], list[Path]]:
@@ -135,6 +181,9 @@ class UrlFilter(Filter[UrlFilterParams]):
         super().__init__(params)
         if not params.use_datatrove_lists and params.blocklist_dir is None and not params.extra_domains:
             raise ConfigError("url_filter: no domain list: set blocklist_dir, extra_domains or use_datatrove_lists")
+        if params.use_datatrove_lists:
+            _datatrove_assets()  # preflight: fail here, on the driver, with the install hint
+        _tldextract()
         self._lists: Any = None
         self._extract: Any = None
 
@@ -154,12 +203,10 @@ class UrlFilter(Filter[UrlFilterParams]):
         if p.use_datatrove_lists:
             assets = _datatrove_assets()
             cache = Path(p.cache_dir or Path.home() / ".cache" / "spark-mm" / "url_filter" / "datatrove_v0_3_0")
-            if not (cache / "domains").is_file():
-                cache.mkdir(parents=True, exist_ok=True)
-                with tarfile.open(assets / _DATATROVE_BLOCKLIST_TAR, "r:gz") as tar:
-                    tar.extractall(cache, filter="data")
-            domain_files.append(cache / "domains")
-            url_files.append(cache / "urls")
+            # a folder of its own, never written in place (older builds extracted into ``cache``)
+            lists = unpack_lists(assets / _DATATROVE_BLOCKLIST_TAR, cache / _DATATROVE_BLOCKLIST_TAR.removesuffix(".tar.gz"))
+            domain_files.append(lists / "domains")
+            url_files.append(lists / "urls")
             words["banned_words"] = read_word_list(assets / "banned_words.txt")
             words["soft_banned_words"] = read_word_list(assets / "soft_banned_words.txt")
             words["banned_subwords"] = read_word_list(assets / "banned_subwords.txt")
@@ -176,10 +223,7 @@ class UrlFilter(Filter[UrlFilterParams]):
     def setup(self) -> None:
         if self._lists is not None:
             return
-        try:
-            import tldextract
-        except ImportError as e:  # pragma: no cover
-            raise MissingDependency("url_filter needs tldextract: pip install tldextract") from e
+        tldextract = _tldextract()
         # the bundled public-suffix snapshot only: never fetch lists at run time
         self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
         sources = self._list_sources()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from spark_mm.errors import MissingDependency
+from spark_mm.lake.identifiers import mlflow_string
 from spark_mm.paths import home
 from spark_mm.report.metrics import RunMetrics
 
@@ -208,7 +209,7 @@ def log_run(m: RunMetrics, recipe_text: str, report: Path | None, target: Mlflow
     client = _client(target.tracking_uri)
     exp = client.get_experiment_by_name(target.experiment)
     exp_id = exp.experiment_id if exp else client.create_experiment(target.experiment, artifact_location=target.artifact_location)
-    found = client.search_runs([exp_id], filter_string=f"tags.`{RUN_ID_TAG}` = '{m.run_id}'", max_results=1)
+    found = client.search_runs([exp_id], filter_string=f"tags.`{RUN_ID_TAG}` = {mlflow_string(m.run_id)}", max_results=1)
     run = found[0] if found else client.create_run(exp_id, run_name=m.run_id, tags={RUN_ID_TAG: m.run_id})
     rid = run.info.run_id
     client.update_run(rid, status="RUNNING")

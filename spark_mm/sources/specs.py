@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from spark_mm.lake.identifiers import column_name_problem
 
 # WARC record types (WARC 1.1 §6); the default selection is the ones that hold a document.
 WarcRecordType = Literal["warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"]
@@ -14,6 +16,16 @@ _ID_SCOPE = "scope of id_column values in sample ids (docs/identity.md); default
 
 class _Source(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _column_names(cls, value: object, info: ValidationInfo) -> object:
+        """Every ``*_column`` is refused here, before Spark starts, unless it is a plain column name."""
+        if info.field_name and info.field_name.endswith("_column") and isinstance(value, str):
+            problem = column_name_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class ParquetSource(_Source):

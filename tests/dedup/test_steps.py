@@ -68,12 +68,3 @@ def test_greedy_keep_removes_only_what_duplicates_a_kept_member() -> None:
     sig = [bytes(range(8)), bytes(range(8)), bytes(8)]
     got = greedy_keep(["a", "b", "c"], sig, [False] * 3, JaccardAtLeast(0.9), scores=[0.1, 0.9, None])
     assert got == [(False, "in_run"), (True, None), (True, None)]
-
-
-@pytest.mark.parametrize("name", ["spark_mm.dedup.keep", "spark_mm.dedup.steps", "spark_mm.dedup.policy", "spark_mm.dedup.history"])
-def test_docstring_examples(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0

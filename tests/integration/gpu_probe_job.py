@@ -28,6 +28,7 @@ def probe(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
                 "partition": pa.array([ctx.partitionId()] * n, pa.int32()),
                 "addresses": pa.array([",".join(task_gpu_addresses())] * n),
                 "device": pa.array([choice.device] * n),
+                "cuda": pa.array([choice.cuda_available] * n),
             }
         )
 
@@ -42,7 +43,7 @@ def main(recipe_path: str, home_ns: str) -> None:
     spark = build_session(loaded.recipe.lake, loaded.recipe.spark, app_name="gpu-probe")
     profile = gpu_profile(spark, "probe", 1.0, 1)
     df = spark.range(0, 8, numPartitions=4).selectExpr("id")
-    rows = df.mapInArrow(probe, "partition int, addresses string, device string", profile=profile).distinct().collect()
+    rows = df.mapInArrow(probe, "partition int, addresses string, device string, cuda boolean", profile=profile).distinct().collect()
     result = Runner(loaded, run_id="gpu-probe", spark=spark).run()
     gpu_stage = [s for s in result.stages if s.stage == "image_models"][0]
     print("PROBE " + json.dumps({

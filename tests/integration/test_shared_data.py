@@ -1,4 +1,7 @@
-"""Real third-party inputs from ../shared/data through the real jobs (skipped when absent)."""
+"""Real third-party inputs from ../shared/data through the real jobs (skipped when absent).
+
+Each test gets the job it checks from a fixture, so any one of them runs alone or in any order.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,27 @@ import yaml
 from pyspark.sql import SparkSession
 
 from spark_mm import recipe as recipes
-from spark_mm.engine.runner import Runner
+from spark_mm.engine.runner import Runner, RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 # Files that break naive decoders; two of them decode to valid pixels (see docs/image_signals.md).
 DECODABLE_BROKEN = {"invalid-exif.jpg", "png_decompression_dos.png"}
 
 
-@pytest.mark.shared_data
-def test_every_image_file_accounted_for(spark: SparkSession, shared_data: Path) -> None:
-    images = shared_data / "images"
+@pytest.fixture(scope="module")
+def image_files_run(spark: SparkSession, shared_data: Path) -> RunResult:
+    """The z_image CPU stage and pHash dedup over every file of shared/data/images (namespace shared_img), once."""
     raw = yaml.safe_load((REPO / "conf" / "z_image.yaml").read_text())
     raw["stages"] = raw["stages"][:1]  # the CPU stage: decode, signals, hashes, quality filter
-    raw["source"] = {"type": "image_files", "path": str(images)}
+    raw["source"] = {"type": "image_files", "path": str(shared_data / "images")}
     loaded = recipes.from_mapping(raw, ["namespace=shared_img", "lake.buckets=4"])
-    result = Runner(loaded, run_id="shared-img", spark=spark).run()
+    return Runner(loaded, run_id="shared-img", spark=spark).run()
+
+
+@pytest.mark.shared_data
+def test_every_image_file_accounted_for(image_files_run: RunResult, spark: SparkSession, shared_data: Path) -> None:
+    images = shared_data / "images"
+    result = image_files_run
     n_files = sum(1 for p in images.rglob("*") if p.is_file())
     ingest, cpu, near = result.stages
     assert ingest.rows_in == ingest.rows_out == n_files
@@ -59,8 +68,8 @@ def test_all_shared_warc_files_through_the_fineweb_job(spark: SparkSession, shar
 
 
 @pytest.mark.shared_data
-def test_real_image_variants_cluster_and_distinct_photos_do_not(spark: SparkSession, shared_data: Path) -> None:
-    """Runs after the image-files job above (same namespace): pHash near-dup clusters on real photos."""
+def test_real_image_variants_cluster_and_distinct_photos_do_not(image_files_run: RunResult, spark: SparkSession) -> None:
+    """pHash near-dup clusters on real photos, from the image-files job's dedup table."""
     rows = spark.sql(
         "SELECT s.source_record_id AS f, d.dup_cluster_id AS c, d.dup_keep AS keep FROM shared_img.samples s JOIN shared_img.dedup_image_phash d USING (sample_id)"
     ).collect()

@@ -126,14 +126,3 @@ def test_sample_generator_writes_only_under_the_project_home(tmp_path: Path, mon
     assert path == tmp_path / "home" / "sample" / "images.parquet"
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["home", "home/sample", "home/sample/images.parquet"]
     assert ensure_sample() == path  # generated once
-
-
-@pytest.mark.parametrize(
-    "name", ["spark_mm.sources.digests", "spark_mm.sources.base", "spark_mm.sources.record_files", "spark_mm.sources.parquet", "spark_mm.engine.ingest"]
-)
-def test_docstring_examples(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,89 @@
+"""Bad input on the command line ends as one ``error:`` message and exit code 2, with nothing written.
+
+Each case runs ``spark_mm.cli.main`` in-process with a fresh, empty ``SPARK_MM_HOME``; after the
+refusal that folder must still be empty (no catalog, warehouse, namespace or table) and no Spark
+session may have been started for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark_mm import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("SPARK_MM_HOME", str(home))
+    return home
+
+
+def refused(argv: list[str], home: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI, assert a clean refusal that wrote nothing, return the message."""
+    from pyspark import SparkContext
+
+    had_spark = SparkContext._active_spark_context is not None
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert list(home.iterdir()) == [], "a refused command wrote into the project home"
+    if not had_spark:
+        assert SparkContext._active_spark_context is None, "a refused command started Spark"
+    return err
+
+
+@pytest.mark.parametrize("run_id", ["x'y", "a;DROP TABLE z_image.samples", "../../etc"])
+def test_hostile_run_id_is_refused_before_anything_is_written(run_id: str, empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(["run", str(REPO / "conf" / "z_image.yaml"), "--set", "tracking.enabled=false", "--run-id", run_id], empty_home, capsys)
+    assert err.count("\n") == 1 and "--run-id" in err and "letters, digits, '.', '_' and '-'" in err
+
+
+def test_curate_refuses_hostile_run_id_and_namespace(empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    query = str(REPO / "conf" / "z_image_curate.sql")
+    assert "--run-id" in refused(["curate", query, "--namespace", "z_image", "--run-id", "r'1"], empty_home, capsys)
+    assert "--namespace 'z; DROP'" in refused(["curate", query, "--namespace", "z; DROP"], empty_home, capsys)
+    assert "namespace 'a.b'" in refused(["curate", query, "--set", "namespace=a.b"], empty_home, capsys)
+    assert "--into" in refused(["curate", query, "--namespace", "z_image", "--into", "x`y"], empty_home, capsys)
+
+
+@pytest.mark.parametrize("column", ["a`b", "caption; DROP TABLE x", "meta.caption", "it's"])
+def test_hostile_source_column_is_refused_before_spark_starts(column: str, empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", str(REPO / "conf" / "z_image.yaml"), "--set", "source.type=parquet", "--set", "source.path=/nonexistent.parquet",
+            "--set", "source.image_column=image", "--set", f"source.caption_column={column}"]
+    err = refused(argv, empty_home, capsys)
+    assert "source.caption_column" in err and "is not a usable column name" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["runs", "--set", "lake.buckets=many"], "--set lake.buckets: Input should be a valid integer"),
+        (["runs", "--set", "lake.bucket=4"], "--set lake.bucket: unknown key; accepted keys here: buckets, catalog"),
+        (["sql", "SELECT 1", "--set", "lake.catalog=x;y"], "--set lake.catalog: String should match pattern"),
+        (["sql", "SELECT 1", "--set", "spark=local"], "--set spark: expected spark.<setting>=value"),
+        (["lineage", "z_image.bad-name"], "table 'bad-name'"),
+        (["runs", "--namespace", "Z;"], "--namespace 'Z;'"),
+    ],
+)
+def test_bad_settings_are_one_line_errors_not_tracebacks(argv: list[str], expected: str, empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(argv, empty_home, capsys)
+    assert expected in err and err.count("\n") == 1, err
+
+
+def test_url_filter_without_datatrove_fails_at_recipe_validation_with_the_install_hint(
+    empty_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "datatrove.utils._import_utils", None)  # import now raises ImportError
+    err = refused(["run", str(REPO / "conf" / "refinedweb.yaml"), "--set", "tracking.enabled=false", "--set", "source.path=/nonexistent"], empty_home, capsys)
+    assert "url_filter's default lists come from datatrove: pip install 'datatrove'" in err
+
+
+def test_curate_with_a_missing_query_file_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "curation query file not found" in refused(["curate", "/nonexistent_curate.sql", "--namespace", "z_image"], empty_home, capsys)

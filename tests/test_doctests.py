@@ -10,6 +10,10 @@ import pytest
 MODULES = [
     "spark_mm.recipe",
     "spark_mm.engine.plan",
+    "spark_mm.engine.fingerprint",
+    "spark_mm.engine.error_policy",
+    "spark_mm.ops.base",
+    "spark_mm.lake.tables",
     "spark_mm.engine.arrow_types",
     "spark_mm.engine.jars",
     "spark_mm.sources.ids",

@@ -8,14 +8,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_mm.engine.context import RunContext, StageResult
+from spark_mm.engine.error_policy import check_not_all_errors
 from spark_mm.engine.inputs import SAMPLES
 from spark_mm.lake.audit import AuditFailed
 from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.sources.reader import read_source
 
 
-def ingest(ctx: RunContext, source_spec: object) -> StageResult:
-    """Append the source's samples that the table does not hold yet (skipped when this run did)."""
+def ingest(ctx: RunContext, source_spec: object, allow_all_errors: bool = False) -> StageResult:
+    """Append the source's samples that the table does not hold yet (skipped when this run did).
+
+    A commit whose every new row has an ``ingest_error`` fails unless ``allow_all_errors``.
+    """
     lake, spark = ctx.lake, ctx.spark
     table = lake.table(SAMPLES)
     done = lake.find_commit(SAMPLES, ctx.run_id, "ingest")
@@ -34,6 +38,7 @@ def ingest(ctx: RunContext, source_spec: object) -> StageResult:
         if rows[1]:
             raise AuditFailed(f"ingest into {table}: null check failed: {rows[1]} rows have null sample_id")
         errors = int(rows[2] or 0)
+        check_not_all_errors(f"ingest into {table}", int(rows[0]), errors, allow_all_errors)
 
     commit = lake.append(SAMPLES, new, ctx.lineage("ingest", (), source.input), audit=check)
     added = commit.added_records if commit else 0

@@ -185,8 +185,16 @@ def test_null_fingerprints_are_stale_and_recompute_forces(history: History) -> N
     assert len(history.quality["r5"].rows) == 12
 
 
-def test_recompute_names_are_validated(history: History, tmp_path: Path) -> None:
-    with pytest.raises(RecipeError, match=r"--recompute nope: not a stage of this recipe; accepted: \['meta', 'quality'"):
+def test_recompute_flag_is_validated_before_spark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from spark_mm import cli
+
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(recipe(tmp_path, NS, 120).text)))
+    assert cli.main(["run", str(path), "--recompute", "quality", "--recompute", "nope"]) == 2
+    assert "error: --recompute nope: not a stage of this recipe; accepted: ['meta', 'quality']" in capsys.readouterr().err
+    with pytest.raises(RecipeError, match=r"--recompute nope"):
         Runner(recipe(tmp_path, NS, 120), recompute=("nope",))
 
 

@@ -1,6 +1,6 @@
 """The ``spark-mm`` command: run recipes and query the lake.
 
-    spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID]
+    spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...]
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...]
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--recipe", dest="recipe_flag", help="recipe YAML file (same as the positional argument)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. --set namespace=test")
     run.add_argument("--run-id", help="name the run; re-using an id resumes it without appending twice")
+    run.add_argument("--recompute", action="append", default=[], metavar="STAGE", help="recompute every row of this stage, current or not (repeatable)")
     run.add_argument("--job", help=argparse.SUPPRESS)
 
     sql = sub.add_parser("sql", help="run Spark SQL against the catalog")
@@ -119,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = recipes.load(path, args.overrides)  # validated before Spark starts
     if loaded.recipe.tracking.enabled:
         require_mlflow()
-    runner = Runner(loaded, run_id=args.run_id)
+    runner = Runner(loaded, run_id=args.run_id, recompute=args.recompute)
     result = runner.run()
     print(format_summary(result, loaded.recipe.lake.resolved_warehouse()))
     published = publish_run(runner.spark, result, loaded)

@@ -33,16 +33,22 @@ class StageResources(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     cpus_per_task: int = Field(1, ge=1)
     gpus_per_task: float = Field(1.0, gt=0, le=64)
-    executor_gpus: int = Field(1, ge=1)
-    executor_cores: int | None = Field(None, ge=1)
 
 
 class RunSettings(BaseModel):
-    """How a run commits: chunking for resume, and the audit ceiling for write-audit-publish."""
+    """How a run commits: chunking for resume, and the audit ceilings for write-audit-publish.
+
+    ``max_error_rate`` defaults to 0.5: real crawls carry a few percent of bad records (the demo
+    sample 4%, the shared broken-image folder 20%), while a stage where most rows fail is
+    misconfigured (wrong column, missing codec, unreadable source), and publishing it would look
+    like success. Independently, a commit whose every row is an error fails unless
+    ``allow_all_errors`` is set (also when a recipe raises the ceiling to 1.0).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     commit_chunks: int = Field(1, ge=1, description="commits per stage (bucket groups); a killed run resumes at chunk granularity")
-    max_error_rate: float = Field(1.0, ge=0.0, le=1.0, description="audit ceiling on the fraction of rows with errors")
+    max_error_rate: float = Field(0.5, ge=0.0, le=1.0, description="audit ceiling on the fraction of rows with errors")
+    allow_all_errors: bool = Field(False, description="publish a commit (ingest included) whose every row is an error")
     lease_timeout_s: float = Field(3600.0, ge=0.0, description="how long to wait for another run's namespace lease (docs/operations.md#concurrency)")
 
 
@@ -51,6 +57,7 @@ class _StageBase(BaseModel):
     name: str = Field(pattern=NAME)
     resources: StageResources = Field(default_factory=StageResources)
     max_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides run.max_error_rate for this stage")
+    allow_all_errors: bool | None = Field(None, description="overrides run.allow_all_errors for this stage")
 
 
 class TrackingSettings(BaseModel):

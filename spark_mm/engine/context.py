@@ -29,6 +29,7 @@ class StageResult:
     skipped: bool = False
     note: str = ""
     op_seconds: dict[str, float] = field(default_factory=dict)
+    recomputed: int = 0  # rows that replaced existing rows (stale fingerprint or --recompute)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_mm.engine.context import RunContext, StageResult
+from spark_mm.engine.error_policy import check_not_all_errors
 from spark_mm.engine.inputs import SAMPLES
 from spark_mm.lake.audit import AuditFailed
 from spark_mm.lake.schema import SAMPLES_COLUMNS
@@ -42,8 +43,11 @@ class SourceCounts:
         return ",".join(f"{t}={n}" for t, n in sorted(self.skipped.items()))
 
 
-def ingest(ctx: RunContext, source_spec: object) -> StageResult:
-    """Append the source's samples that the table does not hold yet (skipped when this run did)."""
+def ingest(ctx: RunContext, source_spec: object, allow_all_errors: bool = False) -> StageResult:
+    """Append the source's samples that the table does not hold yet (skipped when this run did).
+
+    A commit whose every new row has an ``ingest_error`` fails unless ``allow_all_errors``.
+    """
     lake, spark = ctx.lake, ctx.spark
     table = lake.table(SAMPLES)
     done = lake.find_commit(SAMPLES, ctx.run_id, "ingest")
@@ -61,7 +65,8 @@ def ingest(ctx: RunContext, source_spec: object) -> StageResult:
 
     def check(added: DataFrame) -> None:
         nonlocal errors
-        errors = audit_ingest(added, spark.table(table), table)
+        rows, errors = audit_ingest(added, spark.table(table), table)
+        check_not_all_errors(f"ingest into {table}", rows, errors, allow_all_errors)
 
     lineage_input = source.input + (f"; skipped-records={counts.skipped_text()}" if counts.skipped else "")
     commit = lake.append(SAMPLES, new, ctx.lineage("ingest", (), lineage_input), audit=check)
@@ -110,13 +115,15 @@ def resolve_duplicate_ids(rows: DataFrame, id_field: str) -> DataFrame:
     )
 
 
-def audit_ingest(added: DataFrame, main: DataFrame, table: str) -> int:
-    """Refuse staged rows with a null, repeated or already-published ``sample_id``; return the error-row count.
+def audit_ingest(added: DataFrame, main: DataFrame, table: str) -> tuple[int, int]:
+    """Refuse staged rows with a null, repeated or already-published ``sample_id``; return (rows, error rows).
 
     Raises:
         AuditFailed: naming the check and up to 10 offending ids.
     """
-    row = added.agg(F.sum(F.col("sample_id").isNull().cast("long")), F.sum(F.col("ingest_error").isNotNull().cast("long"))).first()
+    row = added.agg(
+        F.sum(F.col("sample_id").isNull().cast("long")), F.sum(F.col("ingest_error").isNotNull().cast("long")), F.count(F.lit(1))
+    ).first()
     if row[0]:
         raise AuditFailed(f"ingest into {table}: null check failed: {row[0]} rows have null sample_id")
     repeated = [r[0] for r in added.groupBy("sample_id").count().where(F.col("count") > 1).limit(_NAMED_IDS).collect()]
@@ -125,7 +132,7 @@ def audit_ingest(added: DataFrame, main: DataFrame, table: str) -> int:
     published = [r[0] for r in added.select("sample_id").join(main.select("sample_id"), "sample_id").limit(_NAMED_IDS).collect()]
     if published:
         raise AuditFailed(f"ingest into {table}: unique-id check failed: sample_id already on main: {', '.join(sorted(published))}")
-    return int(row[1] or 0)
+    return int(row[2]), int(row[1] or 0)
 
 
 def summary_note(counts: SourceCounts, added: int, notes: tuple[str, ...]) -> str:

@@ -4,6 +4,7 @@ Consecutive operators of a stage are fused into one pass: a batch is decoded fro
 operator appends its columns to the working batch (later operators can read them), per-row errors
 are gathered into one ``errors`` map (operator → message), and the pass checks rows in = rows out
 for every batch. Operators are built on the worker from their params, never pickled with state.
+Every output row carries the stage's fingerprint (``engine/fingerprint.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from spark_mm.engine.arrow_types import storable_schema, to_storable
+from spark_mm.engine.fingerprint import FINGERPRINT_FIELD
 from spark_mm.errors import OperatorContractError
-from spark_mm.lake.schema import ERRORS_FIELD, RUN_ID_FIELD, SAMPLES_COLUMNS
+from spark_mm.lake.schema import ERRORS_FIELD, RUN_ID_FIELD
 from spark_mm.ops import registry
 from spark_mm.ops.base import Operator, OpParams, OpResult, Resource
 
@@ -31,7 +33,6 @@ class StagePlan:
     name: str
     ops: tuple[OpParams, ...]
     resource: Resource
-    profile_resources: object | None = field(default=None, compare=False)
 
     def operators(self) -> list[Operator]:  # type: ignore[type-arg]
         return [registry.build(p) for p in self.ops]
@@ -52,7 +53,7 @@ class StagePlan:
         return needed
 
     def output_schema(self) -> pa.Schema:
-        """sample_id, every operator's columns (storable types), errors, run_id."""
+        """sample_id, every operator's columns (storable types), errors, run_id, fingerprint."""
         fields = [pa.field("sample_id", pa.string(), nullable=False)]
         for op in self.operators():
             fields.extend(storable_schema(op.output_schema))
@@ -60,7 +61,15 @@ class StagePlan:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise OperatorContractError(f"stage {self.name!r}: operators write the same columns {dupes}")
-        return pa.schema(fields + [ERRORS_FIELD, RUN_ID_FIELD])
+        return pa.schema(fields + [ERRORS_FIELD, RUN_ID_FIELD, FINGERPRINT_FIELD])
+
+    def signal_columns(self) -> list[str]:
+        """The operators' columns: the output schema without the bookkeeping columns."""
+        return [n for n in self.output_schema().names if n not in BOOKKEEPING_COLUMNS]
+
+
+# Columns of every signals_<stage> row that no operator writes.
+BOOKKEEPING_COLUMNS = ("sample_id", ERRORS_FIELD.name, RUN_ID_FIELD.name, FINGERPRINT_FIELD.name)
 
 
 def errors_map(n: int, per_op: list[tuple[str, pa.Array]]) -> pa.MapArray:
@@ -91,10 +100,13 @@ def errors_map(n: int, per_op: list[tuple[str, pa.Array]]) -> pa.MapArray:
     return pa.MapArray.from_arrays(pa.array(offsets), pa.array(keys, pa.string()), pa.array(items, pa.string()))
 
 
-def make_stage_fn(plan: StagePlan, run_id: str, prepared: list[Operator] | None = None, seconds: Any = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:  # type: ignore[type-arg]
+def make_stage_fn(
+    plan: StagePlan, run_id: str, prepared: list[Operator] | None = None, seconds: Any = None, fingerprint: str | None = None  # type: ignore[type-arg]
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function a stage's ``mapInArrow`` runs on every partition.
 
     Args:
+        fingerprint: the stage fingerprint written into every row (``engine/fingerprint.py``).
         prepared: operators already preflighted on the driver (model weights resolved once, not
             per task); they pickle their config and weights status only. Default: build from params.
         seconds: a Spark accumulator (``SecondsByOp``) that receives per-operator worker seconds.
@@ -108,7 +120,7 @@ def make_stage_fn(plan: StagePlan, run_id: str, prepared: list[Operator] | None 
         for op in ops:
             op.setup()
         timings: dict[str, float] = {}
-        yield from run_ops(stage, ops, batches, schema, run_id, timings)
+        yield from run_ops(stage, ops, batches, schema, run_id, timings, fingerprint)
         if seconds is not None:
             seconds.add(timings)
 
@@ -196,36 +208,39 @@ def fusion_groups(ops: list[Operator]) -> list[list[Operator]]:  # type: ignore[
     return groups
 
 
-def run_ops(stage: str, ops: list[Operator], batches: Iterable[pa.RecordBatch], schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> Iterator[pa.RecordBatch]:  # type: ignore[type-arg]
+def run_ops(
+    stage: str, ops: list[Operator], batches: Iterable[pa.RecordBatch], schema: pa.Schema, run_id: str,  # type: ignore[type-arg]
+    timings: dict[str, float] | None = None, fingerprint: str | None = None,
+) -> Iterator[pa.RecordBatch]:
     """Run the fused operators over a stream of batches, yielding the stage's output batches."""
     stream: Iterator[_Working] = (_Working(b, b) for b in batches)
     for group in fusion_groups(ops):
         stream = _through(group[0], stream, timings) if len(group) == 1 else _group_through(group, stream, timings)
     for w in stream:
-        yield _assemble(stage, w, schema, run_id)
+        yield _assemble(stage, w, schema, run_id, fingerprint)
 
 
-def apply_ops(stage: str, ops: list[Operator], batch: pa.RecordBatch, schema: pa.Schema, run_id: str, timings: dict[str, float] | None = None) -> pa.RecordBatch:  # type: ignore[type-arg]
+def apply_ops(
+    stage: str, ops: list[Operator], batch: pa.RecordBatch, schema: pa.Schema, run_id: str,  # type: ignore[type-arg]
+    timings: dict[str, float] | None = None, fingerprint: str | None = None,
+) -> pa.RecordBatch:
     """Run the fused operators on one batch (see :func:`run_ops`)."""
-    (out,) = list(run_ops(stage, ops, [batch], schema, run_id, timings))
+    (out,) = list(run_ops(stage, ops, [batch], schema, run_id, timings, fingerprint))
     return out
 
 
-def _assemble(stage: str, w: _Working, schema: pa.Schema, run_id: str) -> pa.RecordBatch:
+def _assemble(stage: str, w: _Working, schema: pa.Schema, run_id: str, fingerprint: str | None) -> pa.RecordBatch:
     n = w.source.num_rows
     arrays = [w.source.column("sample_id")]
     for f in schema:
-        if f.name in ("sample_id", ERRORS_FIELD.name, RUN_ID_FIELD.name):
+        if f.name in BOOKKEEPING_COLUMNS:
             continue
         arrays.append(to_storable(w.outputs[f.name], f.type))
     arrays.append(errors_map(n, w.errors))
     arrays.append(pa.array([run_id] * n, pa.string()))
+    arrays.append(pa.array([fingerprint] * n, pa.string()))
     out = pa.RecordBatch.from_arrays(arrays, schema=schema)
     if out.num_rows != n:
         raise OperatorContractError(f"stage {stage!r}: {out.num_rows} rows out for {n} in")
     return out
 
-
-def samples_inputs(plan: StagePlan) -> list[str]:
-    """The stage's external inputs that the samples table provides."""
-    return [c for c in plan.external_inputs() if c in SAMPLES_COLUMNS]

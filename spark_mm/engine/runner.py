@@ -1,39 +1,45 @@
 """Runs a validated recipe: ingest into the bronze table, then each stage into its signals table.
 
-Every stage reads a pinned snapshot, writes one lineage-tagged commit and checks rows in = rows
-out. A stage this run already committed is skipped, and a stage only processes samples that have
-no row in its table yet, so a retried run appends nothing twice and a new crawl only adds rows.
+Every stage reads a pinned snapshot, writes lineage-tagged commits and checks rows in = rows out.
+A stage this run already committed is skipped, and a stage only processes samples that have no
+row in its table yet or whose row's fingerprint is not the recipe's (a changed threshold, a new
+operator version: ``engine/fingerprint.py``), so a retried run appends nothing twice, a new crawl
+only adds rows, and a changed recipe recomputes exactly the stale rows.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
+from spark_mm.engine import stage_commit
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.dedup_stage import run_dedup_step
+from spark_mm.engine.error_policy import stage_policy
+from spark_mm.engine.fingerprint import StageFingerprint, stage_fingerprint
 from spark_mm.engine.ingest import ingest
 from spark_mm.engine.inputs import SAMPLES, join_inputs
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
 from spark_mm.engine.resources import gpu_profile
 from spark_mm.engine.session import build_session
-from spark_mm.errors import StageCountMismatch
-from spark_mm.lake.audit import AuditReport, AuditSpec, audit
+from spark_mm.errors import RecipeError, StageCountMismatch
+from spark_mm.lake.audit import AuditSpec
 from spark_mm.lake.lease import NamespaceLease
 from spark_mm.lake.lineage import Lineage, new_run_id
-from spark_mm.lake.schema import SAMPLES_COLUMNS
-from spark_mm.lake.tables import Lake
+from spark_mm.lake.tables import Commit, Lake
 from spark_mm.ops.base import Resource
 from spark_mm.recipe import LoadedRecipe, stage_resource
 from spark_mm.sources.record_files import SAMPLES_DDL
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class RunResult:
@@ -53,17 +59,42 @@ def stage_plans(recipe: object) -> list[StagePlan]:
     return [StagePlan(s.name, tuple(s.ops), stage_resource(s)) for s in recipe.stages]  # type: ignore[attr-defined]
 
 
-class Runner:
-    """Executes one run of a recipe against a lake."""
+def recompute_targets(recipe: object, names: Iterable[str]) -> frozenset[str]:
+    """Validate ``--recompute`` names: operator stages of the recipe.
 
-    def __init__(self, loaded: LoadedRecipe, run_id: str | None = None, spark: SparkSession | None = None) -> None:
+    Dedup steps decide each sample once, against the history of its time (docs/dedup.md), so
+    they are not recomputed; naming one is refused with that reason.
+
+    Raises:
+        RecipeError: a name is not a stage of the recipe (the message lists the accepted names).
+    """
+    stages = [s.name for s in recipe.stages]  # type: ignore[attr-defined]
+    dedups = [f"dedup_{d.name}" for d in recipe.dedup]  # type: ignore[attr-defined]
+    for name in names:
+        if name in dedups:
+            raise RecipeError(f"--recompute {name}: dedup steps are not recomputed (each sample is decided once against the history of its run); accepted: {stages}")
+        if name not in stages:
+            raise RecipeError(f"--recompute {name}: not a stage of this recipe; accepted: {stages}")
+    return frozenset(names)
+
+
+class Runner:
+    """Executes one run of a recipe against a lake.
+
+    Args:
+        recompute: stage names (``--recompute STAGE``) whose every row is recomputed, current or not.
+    """
+
+    def __init__(
+        self, loaded: LoadedRecipe, run_id: str | None = None, spark: SparkSession | None = None, recompute: Iterable[str] = ()
+    ) -> None:
         self.loaded = loaded
         self.recipe = loaded.recipe
+        self.recompute = recompute_targets(self.recipe, recompute)  # validated before Spark starts
         self.run_id = run_id or new_run_id()
         self.spark = spark or build_session(self.recipe.lake, self.recipe.spark, app_name=f"spark-mm {self.recipe.job} {self.run_id}")
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
         self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver
-
         self.ctx = RunContext(self.spark, self.lake, self.run_id, self.recipe.job, loaded.sha256, self.recipe.lake.buckets)
 
     def lineage(self, stage: str, ops: tuple[str, ...], input: str, chunk: str = "1/1") -> Lineage:
@@ -96,28 +127,36 @@ class Runner:
         result.skipped_models = self.preflight()
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
-        result.stages.append(ingest(self.ctx, self.recipe.source))
+        result.stages.append(ingest(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors))
         produced: dict[str, str] = {}  # column -> table that holds it
+        fingerprints: dict[str, str] = {}  # signals table -> the fingerprint its rows now carry
         for plan in stage_plans(self.recipe):
-            stage_result = self.run_stage(plan, produced)
-            result.stages.append(stage_result)
-            for f in plan.output_schema():
-                if f.name not in ("sample_id", "errors", "run_id"):
-                    produced[f.name] = signals_table(plan.name)
+            fingerprint = self.fingerprint(plan, produced, fingerprints)
+            result.stages.append(self.run_stage(plan, produced, fingerprint))
+            fingerprints[signals_table(plan.name)] = fingerprint.digest
+            for name in plan.signal_columns():
+                produced[name] = signals_table(plan.name)
         for step in self.recipe.dedup:
             result.stages.append(run_dedup_step(self.ctx, step, produced))
         return result
 
-    def run_stage(self, plan: StagePlan, produced: dict[str, str]) -> StageResult:
+    def fingerprint(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str]) -> StageFingerprint:
+        """The stage's operators' fingerprints plus those of the upstream stages it reads columns of."""
+        ops = self.prepared.get(plan.name) or plan.operators()
+        upstream = {produced[c]: fingerprints[produced[c]] for c in plan.external_inputs() if c in produced}
+        return stage_fingerprint([op.fingerprint() for op in ops], upstream)
+
+    def run_stage(self, plan: StagePlan, produced: dict[str, str], fingerprint: StageFingerprint) -> StageResult:
         """Run one stage in ``run.commit_chunks`` bucket groups, each written, audited and published.
 
+        Only pending samples are read (no row, or a stale fingerprint; all under ``--recompute``).
         A chunk this run already published is skipped, so a killed run resumes where it stopped.
         """
         target = signals_table(plan.name)
         table = self.lake.table(target)
         spec = next(s for s in self.recipe.stages if s.name == plan.name)
         chunks = self.recipe.run.commit_chunks
-        max_error_rate = spec.max_error_rate if spec.max_error_rate is not None else self.recipe.run.max_error_rate
+        policy = stage_policy(self.recipe.run, spec)
         started = time.perf_counter()
         spark_schema = from_arrow_schema(plan.output_schema())
         self.lake.ensure_table(target, spark_schema)
@@ -127,38 +166,54 @@ class Runner:
             note = "GPU profile" if profile else "on CPU: no GPU scheduling on this master/executors"
         seconds = self.spark.sparkContext.accumulator({}, SecondsByOp())
         frame, inputs = join_inputs(self.ctx, plan.external_inputs(), produced)
-        if self.lake.exists(target) and self.lake.current_snapshot_id(target) is not None:
-            frame = frame.join(self.spark.table(table).select("sample_id"), "sample_id", "left_anti")
+        existing = self.spark.table(table) if self.lake.current_snapshot_id(target) is not None else None
+        frame = stage_commit.pending(frame, existing, fingerprint.digest, force=plan.name in self.recompute)
         result = StageResult(plan.name, table, 0, 0, 0, 0.0, None, note=note)
         resumed = 0
         for i in range(chunks):
             chunk = f"{i + 1}/{chunks}"
+            chunk_filter = None if chunks == 1 else F.expr(f"{self.recipe.lake.catalog}.system.bucket({self.recipe.lake.buckets}, sample_id) % {chunks} = {i}")
             done = self.lake.find_commit(target, self.run_id, plan.name, chunk)
             if done:
                 resumed += 1
-                result.rows_in += done.added_records
-                result.rows_out += done.added_records
-                result.rows_with_errors += self.lake.added_rows(target, done.snapshot_id).where(F.size("errors") > 0).count()
+                rows = stage_commit.resumed_rows(done)
+                result.rows_in += rows
+                result.rows_out += rows
+                result.recomputed += stage_commit.resumed_recomputed(done)
+                result.rows_with_errors += self._committed_rows(target, done, chunk_filter).where(F.size("errors") > 0).count()
                 result.snapshot_id = done.snapshot_id
                 continue
-            part = frame if chunks == 1 else frame.where(F.expr(f"{self.recipe.lake.catalog}.system.bucket({self.recipe.lake.buckets}, sample_id) % {chunks} = {i}"))
-            rows_in = part.count()
-            out = part.mapInArrow(make_stage_fn(plan, self.run_id, self.prepared.get(plan.name), seconds), spark_schema, profile=profile)
-            audit_spec = AuditSpec(expected_rows=rows_in, max_error_rate=max_error_rate, required=spark_schema)
-            reports: list[AuditReport] = []
+            part = frame if chunk_filter is None else frame.where(chunk_filter)
+            counts = stage_commit.count_pending(part)
+            out = stage_commit.stage_input(part).mapInArrow(
+                make_stage_fn(plan, self.run_id, self.prepared.get(plan.name), seconds, fingerprint.digest), spark_schema, profile=profile
+            )
+            audit_spec = AuditSpec(expected_rows=counts.rows, max_error_rate=policy.max_error_rate, required=spark_schema)
             what = f"stage {plan.name!r} chunk {chunk} ({table})"
-            commit = self.lake.append(target, out, self.lineage(plan.name, plan.op_ids, inputs, chunk), audit=lambda added: reports.append(audit(added, audit_spec, what)))
-            rows_out = commit.added_records if commit else 0
-            if rows_out != rows_in:
-                raise StageCountMismatch(f"{what}: read {rows_in} rows but published {rows_out}")
-            result.rows_in += rows_in
-            result.rows_out += rows_out
-            result.rows_with_errors += sum(r.rows_with_errors for r in reports)
-            result.snapshot_id = commit.snapshot_id if commit else result.snapshot_id
+            written = stage_commit.commit_chunk(
+                self.lake, target, out, self.lineage(plan.name, plan.op_ids, inputs, chunk), counts, fingerprint, audit_spec, policy, chunk_filter, what
+            )
+            if written.rows != counts.rows:
+                raise StageCountMismatch(f"{what}: read {counts.rows} rows but published {written.rows}")
+            result.rows_in += counts.rows
+            result.rows_out += written.rows
+            result.rows_with_errors += written.rows_with_errors
+            result.recomputed += written.recomputed
+            result.snapshot_id = written.commit.snapshot_id if written.commit else result.snapshot_id
         result.seconds = time.perf_counter() - started
         result.op_seconds = dict(seconds.value)
         if resumed == chunks:
             result.skipped, result.note = True, "already committed by this run"
         elif resumed:
             result.note = (result.note + "; " if result.note else "") + f"resumed: {resumed}/{chunks} chunks were already committed"
+        if result.recomputed:
+            what = "rows (--recompute)" if plan.name in self.recompute else "stale rows"
+            result.note = (result.note + "; " if result.note else "") + f"recomputed {result.recomputed} {what}"
         return result
+
+    def _committed_rows(self, target: str, commit: Commit, chunk_filter: Column | None) -> DataFrame:
+        """The rows a published chunk wrote: its added rows, or (a MERGE) this run's rows at that snapshot."""
+        if stage_commit.RECOMPUTED_PROP not in commit.summary:
+            return self.lake.added_rows(target, commit.snapshot_id)
+        at = self.spark.read.option("versionAsOf", commit.snapshot_id).table(self.lake.table(target))
+        return stage_commit.chunk_rows(at, self.run_id, chunk_filter)

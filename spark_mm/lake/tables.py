@@ -1,5 +1,5 @@
-"""Iceberg tables of one namespace: creation with bucket partitioning, lineage-tagged appends,
-and finding a run's earlier commit (which is what makes a retried run append nothing twice)."""
+"""Iceberg tables of one namespace: creation with bucket partitioning, lineage-tagged appends and
+replacing merges, and finding a run's earlier commit (which makes a retried run append nothing twice)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_mm.lake.identifiers import check_name, sql_string
 from spark_mm.lake.lineage import PREFIX, Lineage
 from spark_mm.lake.settings import LakeSettings
+
+_ACCEPT_ANY_SCHEMA = "write.spark.accept-any-schema"
 
 # Every per-sample table: bucket(N, sample_id); writers keep each task's rows in its own files
 # (no shuffle before the write: stages read bucket-grouped input already).
@@ -19,7 +22,7 @@ _TABLE_PROPERTIES = {
     "format-version": "2",
     "write.distribution-mode": "none",
     "write.spark.fanout.enabled": "true",
-    "write.spark.accept-any-schema": "true",
+    _ACCEPT_ANY_SCHEMA: "true",  # appends may add columns (a new operator); see Lake.replace
     "write.parquet.compression-codec": "zstd",
     "write.wap.enabled": "true",  # stage commits are staged, audited, then published
     # Iceberg's vectorized reader defaults to 5000-row batches; with image payloads in the rows
@@ -105,19 +108,22 @@ class Lake:
                 return c
         return None
 
-    def append(self, name: str, frame: DataFrame, lineage: Lineage, audit: Callable[[DataFrame], object] | None = None) -> Commit | None:
+    def append(
+        self, name: str, frame: DataFrame, lineage: Lineage, audit: Callable[[DataFrame], object] | None = None, extra: dict[str, str] | None = None
+    ) -> Commit | None:
         """Write-audit-publish ``frame`` with lineage in the snapshot summary.
 
         The write is staged under the lineage's WAP id (``main`` does not move), ``audit`` gets the
         rows the staged snapshot added and raises to refuse them, and only then is the snapshot
         published (by snapshot id, so a stale staged attempt of the same chunk is never published).
+        ``extra`` adds snapshot properties beside the lineage (keys taken as given).
         Returns the published commit, or None when nothing was staged.
         """
         full = self.table(name)
         self.spark.conf.set("spark.wap.id", lineage.wap_id)
         try:
             writer = frame.writeTo(full).option("mergeSchema", "true")
-            for key, value in lineage.properties().items():
+            for key, value in {**lineage.properties(), **(extra or {})}.items():
                 writer = writer.option(f"snapshot-property.{key}", value)
             writer.append()
         finally:
@@ -127,6 +133,55 @@ class Lake:
             return None
         if audit is not None:
             audit(self.added_rows(name, staged))
+        return self._publish(name, staged, lineage)
+
+    def replace(
+        self, name: str, frame: DataFrame, lineage: Lineage, audit: Callable[[DataFrame], object] | None = None, extra: dict[str, str] | None = None
+    ) -> Commit | None:
+        """Write-audit-publish ``frame`` as ONE commit that replaces the rows with the same
+        ``sample_id`` and inserts the others (a ``MERGE INTO`` on ``sample_id``).
+
+        ``frame`` is materialised once on the executors first (``localCheckpoint``): MERGE reads
+        its source twice (to find the files to rewrite, then to rewrite them) and a stage's
+        output must not be computed twice. The MERGE is staged under the lineage's WAP id, and
+        ``audit`` gets the whole table as of the staged snapshot (a MERGE rewrites files, so
+        "the rows it added" is not an incremental read). Publishing is the same cherry-pick as
+        :meth:`append`: the staged snapshot's parent is ``main``, so it fast-forwards.
+        Columns of the table that ``frame`` lacks (an operator dropped from the recipe) are null.
+
+        Spark 4.1 cannot resolve a MERGE into a table with ``write.spark.accept-any-schema``
+        (``UNRESOLVED_COLUMN`` on the ON clause, also with explicit assignments), so the first
+        replace drops that property: a metadata-only change, no snapshot. Later appends do not
+        need it: ``ensure_table`` adds new columns before every write, and missing columns are
+        written as null.
+        """
+        full = self.table(name)
+        props = {r[0]: r[1] for r in self.spark.sql(f"SHOW TBLPROPERTIES {full}").collect()}
+        if props.get(_ACCEPT_ANY_SCHEMA) == "true":
+            self.spark.sql(f"ALTER TABLE {full} UNSET TBLPROPERTIES ('{_ACCEPT_ANY_SCHEMA}')")
+        target = {f.name: f.dataType for f in self.spark.table(full).schema.fields}
+        aligned = frame.select(*[F.col(c) if c in frame.columns else F.lit(None).cast(t).alias(c) for c, t in target.items()])
+        view = f"spark_mm_replace_{self.namespace}_{name}"
+        aligned.localCheckpoint(eager=True).createOrReplaceTempView(view)
+        props = {**lineage.properties(), **(extra or {})}
+        self.spark.conf.set("spark.wap.id", lineage.wap_id)
+        for key, value in props.items():
+            self.spark.conf.set(f"spark.sql.iceberg.snapshot-property.{key}", value)
+        try:
+            self.spark.sql(merge_by_sample_id_sql(full, view, list(target)))
+        finally:
+            self.spark.conf.unset("spark.wap.id")
+            for key in props:
+                self.spark.conf.unset(f"spark.sql.iceberg.snapshot-property.{key}")
+            self.spark.catalog.dropTempView(view)
+        staged = self._staged_snapshot(name, lineage.wap_id)
+        if staged is None:
+            return None
+        if audit is not None:
+            audit(self.spark.read.option("versionAsOf", staged).table(full))
+        return self._publish(name, staged, lineage)
+
+    def _publish(self, name: str, staged: int, lineage: Lineage) -> Commit | None:
         # Publish exactly the snapshot that was audited. An earlier attempt of this chunk (a killed
         # run, a refused audit) may have left a staged snapshot with the same WAP id, and
         # publish_changes(wap_id) refuses non-unique ids, so a resumed run could never publish.
@@ -147,3 +202,24 @@ class Lake:
             reader = reader.option("start-snapshot-id", str(parent))
             return reader.load(self.table(name))
         return self.spark.read.option("versionAsOf", snapshot_id).table(self.table(name))
+
+
+def merge_by_sample_id_sql(table: str, view: str, columns: list[str]) -> str:
+    """MERGE replacing ``table``'s rows by ``sample_id`` from ``view``, inserting the rest.
+
+    Assignments are spelled out: Spark 4.1 fails to resolve ``UPDATE SET *`` / ``INSERT *`` on
+    tables that accept any schema (``write.spark.accept-any-schema``).
+
+    >>> print(merge_by_sample_id_sql("lake.ns.signals_s", "v", ["sample_id", "x"]))  # doctest: +NORMALIZE_WHITESPACE
+    MERGE INTO lake.ns.signals_s t USING v s ON t.sample_id = s.sample_id
+    WHEN MATCHED THEN UPDATE SET t.`sample_id` = s.`sample_id`, t.`x` = s.`x`
+    WHEN NOT MATCHED THEN INSERT (`sample_id`, `x`) VALUES (s.`sample_id`, s.`x`)
+    """
+    sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in columns)
+    cols = ", ".join(f"`{c}`" for c in columns)
+    vals = ", ".join(f"s.`{c}`" for c in columns)
+    return (
+        f"MERGE INTO {table} t USING {view} s ON t.sample_id = s.sample_id\n"
+        f"WHEN MATCHED THEN UPDATE SET {sets}\n"
+        f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+    )

@@ -9,6 +9,7 @@ out. Operators know nothing about Spark; the engine fuses them into ``mapInArrow
 from __future__ import annotations
 
 import enum
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
@@ -35,6 +36,11 @@ class OpParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     op: str
+
+    #: Params that change how an operator runs but never the values it computes (batch sizes,
+    #: threads, devices). The operator's fingerprint leaves them out, so changing one recomputes
+    #: nothing; every other param is value-changing. Subclasses extend the set, never shrink it.
+    execution_only: ClassVar[frozenset[str]] = frozenset()
 
 
 P = TypeVar("P", bound=OpParams)
@@ -82,6 +88,27 @@ class Operator(ABC, Generic[P]):
     def id(self) -> str:
         """``name@version``, recorded in lineage."""
         return f"{self.name}@{self.version}"
+
+    def fingerprint(self) -> str:
+        """What computed this operator's values: ``name@version`` and its value-changing params.
+
+        Stored (hashed per stage) with every signal row, so a changed threshold or a bumped
+        version makes exactly the rows it computed stale. Params are canonical JSON (sorted keys,
+        defaults included), without ``op`` and the params' ``execution_only`` set.
+
+        >>> class P(OpParams):
+        ...     execution_only = frozenset({"threads"})
+        ...     min_px: int = 200
+        ...     threads: int = 4
+        >>> class Op(Operator[P]):
+        ...     name, version, Params = "demo", "2", P
+        ...     reads = output_schema = transform = None
+        >>> Op.__abstractmethods__ = frozenset()
+        >>> Op(P(op="demo", threads=8)).fingerprint()
+        'demo@2 {"min_px":200}'
+        """
+        values = self.params.model_dump(mode="json", exclude={"op", *self.params.execution_only})
+        return f"{self.id} {json.dumps(values, sort_keys=True, separators=(',', ':'))}"
 
     def setup(self) -> None:
         """Load anything heavy (models, lists) on the worker; called once before the first batch."""

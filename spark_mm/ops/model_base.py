@@ -48,6 +48,10 @@ class ModelParams(OpParams):
         prefetch_batches: prepared batches kept ready ahead of the model.
     """
 
+    # Where the weights are looked up is not what they are: the fingerprint records the resolved
+    # weights' digest (or ``weights=missing``) instead of the ``weights`` block.
+    execution_only: ClassVar[frozenset[str]] = frozenset({"weights", "batch_size", "device", "prefetch_batches", "decode_threads"})
+
     weights: WeightsParams = WeightsParams()
     batch_size: int = Field(64, ge=1)
     precision: Precision = "auto"
@@ -142,6 +146,14 @@ class ModelOperator(Operator[P], Generic[P]):
     def skipped(self) -> bool:
         """True when weights are missing under ``on_missing: skip`` (columns are null)."""
         return self.preflight().skipped
+
+    def fingerprint(self) -> str:
+        """The operator's fingerprint plus the weights it runs with: their digest, or
+        ``weights=missing`` when skipped, so rows a skipped model left null become stale once the
+        weights are there (and rows computed with other weights become stale too)."""
+        status = self.preflight()
+        weights = status.location.digest if status.location is not None else "missing"
+        return f"{super().fingerprint()} weights={weights}"
 
     def setup(self) -> None:
         """Load the model through the per-worker cache (no-op when skipped or already loaded)."""

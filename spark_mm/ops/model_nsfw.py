@@ -29,6 +29,7 @@ class ImgNsfwParams(ModelParams):
     image_column: str = "image"
     score_column: str = "img_nsfw_score"
     batch_size: int = Field(32, ge=1)
+    execution_only = ModelParams.execution_only | {"onnx_threads"}
     onnx_threads: int | None = Field(None, ge=1)
 
 

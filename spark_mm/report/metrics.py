@@ -52,7 +52,7 @@ ERROR_MESSAGES = 3  # most frequent messages listed per operator
 MAX_THUMB_SOURCE_BYTES = 32 << 20  # larger payloads are listed without a thumbnail
 MAX_THUMB_SOURCE_PIXELS = 64_000_000
 
-DEDUP = "dedup"  # the funnel step name of dedup's keep flag
+DEDUP = "dedup"  # the funnel step name of dup columns found outside a dedup_<name> table
 DUP_COLUMNS = ("dup_cluster_id", "dup_cluster_size", "dup_keep", "dup_reason")
 # Numeric columns that are identifiers or hashes, not measurements: no histogram.
 _NOT_MEASURES = re.compile(r"(hash|_key|_id|_bands|_offset)$")
@@ -125,6 +125,7 @@ class StageMetrics:
     skipped: bool
     note: str
     op_ids: tuple[str, ...] = ()
+    recomputed: int = 0  # rows that replaced stale rows (or all, under --recompute)
 
     @property
     def rows_per_s(self) -> float | None:
@@ -253,6 +254,7 @@ class _Step:
     name: str
     ok_col: str
     reason_col: str
+    dedup: bool = False  # a dedup step's keep flag (its own row in the operator table)
 
 
 @dataclass(frozen=True)
@@ -412,7 +414,10 @@ class MetricsCollector:
         for op in self.ops:
             ids.setdefault(op.stage, []).append(op.op_id)
         return [
-            StageMetrics(s.stage, s.table, s.snapshot_id, s.rows_in, s.rows_out, s.rows_with_errors, s.seconds, s.skipped, s.note, tuple(ids.get(s.stage, ())))
+            StageMetrics(
+                s.stage, s.table, s.snapshot_id, s.rows_in, s.rows_out, s.rows_with_errors, s.seconds, s.skipped, s.note,
+                tuple(ids.get(s.stage, ())), s.recomputed,
+            )
             for s in self.result.stages
         ]
 
@@ -467,27 +472,34 @@ class MetricsCollector:
         steps: list[_Step] = []
         base: DataFrame | None = None
         filters = [op for op in self.ops if op.is_filter]
-        dedup_source: DataFrame | None = None
+        dedups: list[tuple[str, DataFrame]] = []  # (step name, sample_id + dup columns), recipe order
         for s, frame in frames:
             cols = [f"{op.name}_{suffix}" for op in filters if op.stage == s.stage for suffix in ("ok", "reason")]
             cols = [c for c in cols if c in frame.columns]
             dup = [c for c in DUP_COLUMNS if c in frame.columns]
-            if dup and dedup_source is None:
-                dedup_source = frame.select("sample_id", *dup)
+            if dup:  # a dedup step's table (dedup_<name>), or dup columns inside a stage's table
+                dedups.append((s.stage if s.stage.startswith("dedup_") else DEDUP, frame.select("sample_id", *dup)))
             for op in filters:
                 if op.stage == s.stage and f"{op.name}_ok" in frame.columns:
                     steps.append(_Step(s.stage, op.name, f"{op.name}_ok", f"{op.name}_reason"))
             part = frame.select("sample_id", *cols)
             base = part if base is None else base.join(part, "sample_id", "left") if cols else base
-        if dedup_source is None:
-            dedup_source = self._dedup_table()
-        if dedup_source is not None and base is not None:
-            dup = [c for c in DUP_COLUMNS if c in dedup_source.columns]
-            base = base.join(dedup_source.select("sample_id", *dup), "sample_id", "left")
+        if not dedups:
+            legacy = self._dedup_table()
+            if legacy is not None:
+                dedups.append((DEDUP, legacy.select("sample_id", *[c for c in DUP_COLUMNS if c in legacy.columns])))
+        if base is None:
+            return base, steps
+        for i, (name, source) in enumerate(dedups):
+            dup = [c for c in DUP_COLUMNS if c in source.columns]
+            if i == 0:  # the cluster view shows the first step's clusters under the plain names
+                base = base.join(source, "sample_id", "left")
             if "dup_keep" in dup:
-                if "dup_reason" not in dup:
-                    base = base.withColumn("dup_reason", F.lit(None).cast("string"))
-                steps.append(_Step(DEDUP, DEDUP, "dup_keep", "dup_reason"))
+                # Every step is its own funnel step (RefinedWeb has three): kept = kept by all.
+                keep, reason = f"{name}__dup_keep", f"{name}__dup_reason"
+                why = F.col("dup_reason") if "dup_reason" in dup else F.lit(None).cast("string")
+                base = base.join(source.select("sample_id", F.col("dup_keep").alias(keep), why.alias(reason)), "sample_id", "left")
+                steps.append(_Step(name, name, keep, reason, dedup=True))
         return base, steps
 
     def _dedup_table(self) -> DataFrame | None:
@@ -555,9 +567,10 @@ class MetricsCollector:
                 out.append(OperatorMetrics(op.stage, op.name, op.op_id, True, rows, errs, p, r, u, tuple(reasons.get(op.name, ())), fin, fout, seconds))
             else:
                 out.append(OperatorMetrics(op.stage, op.name, op.op_id, op.is_filter, rows, errs, funnel_in=carried, funnel_out=carried, seconds=seconds))
-        if DEDUP in step_stats:
-            p, r, u, fin, fout = step_stats[DEDUP]
-            out.append(OperatorMetrics(DEDUP, DEDUP, DEDUP, True, p + r, 0, p, r, u, tuple(reasons.get(DEDUP, ())), fin, fout))
+        for st in steps:
+            if st.dedup:
+                p, r, u, fin, fout = step_stats[st.name]
+                out.append(OperatorMetrics(st.stage, st.name, st.name, True, p + r, 0, p, r, u, tuple(reasons.get(st.name, ())), fin, fout))
         return out, total, kept
 
     def histograms(self, stage: str, frame: DataFrame) -> list[Histogram]:

@@ -125,6 +125,7 @@ def run_metrics(m: RunMetrics) -> dict[str, float]:
         out[f"{p}.rows_in"] = float(s.rows_in)
         out[f"{p}.rows_out"] = float(s.rows_out)
         out[f"{p}.rows_with_errors"] = float(s.rows_with_errors)
+        out[f"{p}.rows_recomputed"] = float(s.recomputed)
         out[f"{p}.seconds"] = float(s.seconds)
         if s.rows_per_s is not None:
             out[f"{p}.rows_per_s"] = s.rows_per_s

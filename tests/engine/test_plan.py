@@ -28,10 +28,11 @@ def batch() -> pa.RecordBatch:
 def test_fused_stage_output_schema_and_errors() -> None:
     plan = StagePlan("cpu", (ImgMetaParams(),), Resource.CPU)
     schema = plan.output_schema()
-    assert schema.names[0] == "sample_id" and schema.names[-2:] == ["errors", "run_id"]
+    assert schema.names[0] == "sample_id" and schema.names[-3:] == ["errors", "run_id", "fingerprint"]
+    assert plan.signal_columns() == [n for n in schema.names if n.startswith("img_")]
     assert schema.field("img_channels").type == pa.int32()  # uint8 widened for Spark/Iceberg
-    out = apply_ops("cpu", plan.operators(), batch(), schema, "r1")
-    assert out.num_rows == 3
+    out = apply_ops("cpu", plan.operators(), batch(), schema, "r1", fingerprint="f00d")
+    assert out.num_rows == 3 and set(out.column("fingerprint").to_pylist()) == {"f00d"}
     rows = out.to_pylist()
     assert rows[0]["img_width"] == 7 and rows[0]["errors"] == []
     assert rows[1]["errors"][0][0] == "img_meta" and "unrecognised" in rows[1]["errors"][0][1]

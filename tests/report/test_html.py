@@ -37,7 +37,7 @@ def _metrics(**over: object) -> RunMetrics:
     uri, _ = thumbnail(_png(300, 200))
     stages = (
         StageMetrics("ingest", "lake.t.samples", 11, 10, 10, 1, 2.0, False, ""),
-        StageMetrics("text", "lake.t.signals_text", 22, 10, 10, 2, 4.0, False, "", ("txt_length@1",)),
+        StageMetrics("text", "lake.t.signals_text", 22, 10, 10, 2, 4.0, False, "recomputed 4 stale rows", ("txt_length@1",), 4),
     )
     ops = (
         OperatorMetrics("text", "txt_extract", "txt_extract@1", False, 10, 2, funnel_in=10, funnel_out=10, seconds=1.0),

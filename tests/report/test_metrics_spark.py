@@ -110,6 +110,28 @@ def test_funnel_and_reasons(metrics: RunMetrics) -> None:
     assert length.seconds == 0.5 and length.rows_per_s == 16 and extract.seconds is None
 
 
+def test_every_dedup_step_counts_in_the_funnel(spark: SparkSession, metrics: RunMetrics) -> None:
+    """RefinedWeb has three dedup steps: kept rows are the rows every step keeps, not the first."""
+    dup = "sample_id string, dup_cluster_id string, dup_cluster_size int, dup_keep boolean, dup_reason string, run_id string"
+    tables = {"dedup_url": {"s4"}, "dedup_text_exact": {"s1"}}  # rows each step drops
+    stages = [StageResult("text", f"lake.{NS}.signals_text", 8, 8, 1, 2.0, None)]
+    for name, dropped in tables.items():
+        full = f"lake.{NS}.{name}"
+        spark.sql(f"DROP TABLE IF EXISTS {full}")
+        rows = [(f"s{i}", f"c{i}", 1, f"s{i}" not in dropped, "url:duplicate" if f"s{i}" in dropped else None, "r1") for i in range(8)]
+        spark.createDataFrame(rows, dup).writeTo(full).using("iceberg").create()
+        stages.append(StageResult(name, full, 8, 8, 0, 1.0, _snapshot(spark, full)))
+    stages[0].snapshot_id = metrics.snapshot_ids()["text"]
+    loaded = LoadedRecipe(recipe=recipes.validate(RAW), text="", sha256="0" * 64)
+    m = collect_metrics(spark, RunResult("r1", "fineweb", NS, "lake", stages), loaded)
+    ops = {o.name: o for o in m.operators}
+    # s0 and s1 pass both filters and the in-table dup flag; dedup_text_exact drops s1
+    assert (m.funnel_rows, m.kept_rows) == (8, 1)
+    assert (ops["dedup_url"].rejected, ops["dedup_url"].funnel_in, ops["dedup_url"].funnel_out) == (1, 2, 2)
+    assert (ops["dedup_text_exact"].rejected, ops["dedup_text_exact"].funnel_in, ops["dedup_text_exact"].funnel_out) == (1, 2, 1)
+    assert [o.name for o in m.operators][-3:] == ["dedup", "dedup_url", "dedup_text_exact"]
+
+
 def test_errors_per_operator(metrics: RunMetrics) -> None:
     errs = {(e.stage, e.op): e for e in metrics.errors}
     assert errs[("text", "txt_extract")].count == 1

@@ -34,6 +34,7 @@ def test_metrics_and_tags_of_a_run() -> None:
     assert got["op.text.txt_extract.errors"] == 2 and "op.text.txt_extract.pass_rate" not in got
     assert got["op.text.txt_extract.rows_per_s"] == 10 and got["stage.text.rows_per_s"] == 2.5
     assert got["run.kept_rows"] == 6
+    assert (got["stage.text.rows_recomputed"], got["stage.ingest.rows_recomputed"]) == (4, 0)
     tags = run_tags(m)
     assert tags["spark-mm.snapshot.text"] == "22" and tags["spark-mm.snapshot.ingest"] == "11"
     assert tags["spark-mm.skipped-models"] == "image_models: img_clip@1, img_siglip2@1"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from spark_mm.errors import RecipeError
 from spark_mm.lake.settings import LakeSettings, SparkSettings
 from spark_mm.ops import registry
-from spark_mm.ops.base import OpParams, Resource
+from spark_mm.ops.base import Resource
 from spark_mm.dedup.methods import METHODS
 from spark_mm.dedup.steps import DedupStep
 from spark_mm.dedup.validate import check_dedup_steps

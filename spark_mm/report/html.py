@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from spark_mm.paths import home
-from spark_mm.report.metrics import DupCluster, Histogram, OperatorMetrics, RunMetrics, StageMetrics, TextSample, Thumb, ThumbGroup
+from spark_mm.report.metrics import DupCluster, Histogram, RunMetrics, StageMetrics, TextSample, Thumb, ThumbGroup
 
 SECTION_IDS = ("run", "stages", "funnel", "throughput", "errors", "histograms", "thumbnails", "duplicates", "text-samples", "recipe")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from spark_mm.engine.fingerprint import stage_fingerprint
 from spark_mm.ops.image_meta import ImgMetaParams
-from spark_mm.ops.image_signals import ImgQualityFilterParams
+from spark_mm.ops.image_signals import ImgQualityFilter, ImgQualityFilterParams
 from spark_mm.ops.model_aesthetic import ImgAestheticParams
 from spark_mm.ops.registry import build
 
 
 def test_value_changing_params_change_the_fingerprint() -> None:
     base = build(ImgQualityFilterParams(op="img_quality_filter", min_side_px=200)).fingerprint()
-    assert base.startswith("img_quality_filter@1 {") and '"min_side_px":200' in base and '"op"' not in base
+    assert base.startswith(f"img_quality_filter@{ImgQualityFilter.version} {{") and '"min_side_px":200' in base and '"op"' not in base
     assert build(ImgQualityFilterParams(op="img_quality_filter", min_side_px=120)).fingerprint() != base
     assert build(ImgQualityFilterParams(op="img_quality_filter", min_side_px=200)).fingerprint() == base
 

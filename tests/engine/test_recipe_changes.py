@@ -1,6 +1,6 @@
 """Recipe evolution through real Spark + Iceberg: stale rows are recomputed, current rows are not.
 
-One module-scoped fixture runs a two-stage image recipe (``meta``: img_meta; ``quality``:
+One module-scoped fixture runs a two-stage image recipe (``meta``: img_meta + img_signals; ``quality``:
 img_quality_filter over meta's columns) six times over a Parquet source written here, and the
 tests read what each run did:
 
@@ -62,7 +62,7 @@ def recipe(source: Path, namespace: str, min_side_px: int, **run: object) -> rec
             "tracking": {"enabled": False},
             "run": dict(run),
             "stages": [
-                {"name": "meta", "ops": [{"op": "img_meta"}]},
+                {"name": "meta", "ops": [{"op": "img_meta"}, {"op": "img_signals"}]},  # the filter reads img_decoded
                 {"name": "quality", "ops": [{"op": "img_quality_filter", "min_side_px": min_side_px, "max_aspect_ratio": None}]},
             ],
         }
@@ -151,7 +151,7 @@ def test_replace_is_one_commit_with_lineage(history: History) -> None:
     assert (commit["spark.merge-into.num-target-rows-updated"], commit["spark.merge-into.num-target-rows-inserted"]) == ("8", "4")
     assert commit["spark-mm.recomputed"] == f"8 rows from {old}=8"
     assert (commit["spark-mm.rows"], commit["spark-mm.fingerprint"]) == ("12", new)
-    assert commit["spark-mm.fingerprint-ops"].startswith('img_quality_filter@1 {') and '"min_side_px":120' in commit["spark-mm.fingerprint-ops"]
+    assert commit["spark-mm.fingerprint-ops"].startswith('img_quality_filter@2 {') and '"min_side_px":120' in commit["spark-mm.fingerprint-ops"]
     assert "upstream signals_meta=" in commit["spark-mm.fingerprint-ops"]
     (append,) = [c for c in history.meta["r2"].commits if c["spark-mm.run-id"] == "r2"]
     assert append["operation"] == "append" and "spark-mm.recomputed" not in append
@@ -164,7 +164,7 @@ def test_version_bump_recomputes_the_stage_and_its_downstream(history: History) 
     assert {r["run_id"] for r in history.meta["r3"].rows.values()} == {"r3"}
     assert {r["img_quality_filter_ok"] for r in history.quality["r3"].rows.values()} == {r["img_quality_filter_ok"] for r in history.quality["r2"].rows.values()}
     (commit,) = [c for c in history.meta["r3"].commits if c["spark-mm.run-id"] == "r3"]
-    assert commit["spark-mm.fingerprint-ops"].startswith("img_meta@2 ") and commit["spark-mm.ops"] == "img_meta@2"
+    assert commit["spark-mm.fingerprint-ops"].startswith("img_meta@2 ") and commit["spark-mm.ops"].startswith("img_meta@2,img_signals@")
 
 
 def test_unchanged_recipe_appends_nothing(history: History) -> None:

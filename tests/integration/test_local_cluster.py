@@ -76,7 +76,8 @@ def test_z_image_on_local_cluster_matches_local(first_run, spark: SparkSession, 
             only_local = local.exceptAll(remote).limit(3).collect()
             only_cluster = remote.exceptAll(local).limit(3).collect()
             pytest.fail(f"{name} differs: {got['zi', name]} vs {got['zi_cluster', name]}; only on local[2]: {only_local}; only on local-cluster: {only_cluster}")
-        assert got["zi", name][0] > 100, (name, got["zi", name])
+        # per-sample tables hold the 156 samples; dedup_keys one full pHash per kept image
+        assert got["zi", name][0] > (20 if name == "dedup_keys" else 100), (name, got["zi", name])
 
     ids = spark.sql("SELECT count(*) FROM lake.zi_cluster.samples s JOIN lake.zi.samples l USING (sample_id)").first()[0]
     assert ids == spark.table("lake.zi.samples").count()

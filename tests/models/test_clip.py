@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from spark_mm.errors import ConfigError
 from spark_mm.engine.model_cache import MODEL_CACHE
 from spark_mm.ops.model_clip import ImgClip, ImgClipParams
 from spark_mm.ops.model_nsfw import ImgNsfwClip, ImgNsfwClipParams
@@ -129,7 +130,7 @@ def test_clip_zero_shot_nsfw_reads_the_embedding(tiny_clip_dir: Path) -> None:
 def test_builtin_schema_known_without_weights() -> None:
     op = ImgClip(ImgClipParams(model="ViT-B-32", pretrained="openai", weights={"on_missing": "skip", "allow_download": False}))
     assert op.output_schema.field("img_clip_emb").type == pa.list_(pa.float16(), 512)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="unknown OpenCLIP architecture"):
         ImgClip(ImgClipParams(model="No-Such-Net")).output_schema  # noqa: B018
 
 

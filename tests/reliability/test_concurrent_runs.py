@@ -45,7 +45,7 @@ RECIPE = {
     "job": "concurrency",
     "namespace": NS,
     "source": {"type": "jsonl", "path": "SET-BY-TEST"},
-    "stages": [{"name": "text", "ops": [{"op": "txt_exact_key"}]}],
+    "stages": [{"name": "text", "ops": [{"op": "txt_minhash"}]}],
     "lake": {"buckets": 4},
     "spark": {"master": "local[1]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "1"}},
     "tracking": {"enabled": False},

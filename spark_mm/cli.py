@@ -151,6 +151,13 @@ def check_identifiers(args: argparse.Namespace) -> None:
             check_name(getattr(args, flag), f"--{flag}")
 
 
+def run_overrides(args: argparse.Namespace) -> list[str]:
+    """``run``'s overrides: the ``--set-file`` entries first, then every ``--set`` (which wins)."""
+    from spark_mm.recipe import read_set_file
+
+    return (read_set_file(args.set_file) if args.set_file else []) + args.overrides
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from spark_mm import recipe as recipes
     from spark_mm.engine.runner import Runner
@@ -160,8 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = args.recipe_flag or args.recipe_path or (DEFAULT_RECIPES.get(args.job) if args.job else None)
     if not path:
         raise SparkMMError("spark-mm run: give a recipe file, e.g. spark-mm run conf/z_image.yaml")
-    overrides = (recipes.read_set_file(args.set_file) if args.set_file else []) + args.overrides
-    loaded = recipes.load(path, overrides)  # validated before Spark starts
+    loaded = recipes.load(path, run_overrides(args))  # validated before Spark starts
     if loaded.recipe.tracking.enabled:
         require_mlflow()
     runner = Runner(loaded, run_id=args.run_id, recompute=args.recompute)

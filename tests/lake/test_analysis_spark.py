@@ -56,6 +56,7 @@ def _recipe(tmp: Path) -> dict[str, Any]:
                 {"op": "img_quality_filter", "min_side_px": 200, "max_aspect_ratio": 3.0},
             ]},
             {"name": "txt", "ops": [
+                {"op": "txt_lang", "text_column": "text"},  # strict: keeps score > min_score
                 {"op": "txt_length", "text_column": "text", "min_words": 50, "max_words": 100000},
                 {"op": "txt_c4", "text_column": "text"},  # min_num_sentences: stored signal, but not in our table: skipped with a note
             ]},
@@ -152,8 +153,9 @@ def test_k_sigma_thresholds_match_numpy(run: dict[str, Any]) -> None:
     expect = {
         "stages.0.ops.2.min_side_px": math.ceil(short.mean() - K * short.std(ddof=1)),
         "stages.0.ops.2.max_aspect_ratio": aspect.mean() + K * aspect.std(ddof=1),
-        "stages.1.ops.0.min_words": math.ceil(words.mean() - K * words.std(ddof=1)),
-        "stages.1.ops.0.max_words": math.floor(words.mean() + K * words.std(ddof=1)),
+        "stages.1.ops.1.min_words": math.ceil(words.mean() - K * words.std(ddof=1)),
+        "stages.1.ops.1.max_words": math.floor(words.mean() + K * words.std(ddof=1)),
+        "stages.1.ops.0.min_score": min(max(lang.mean() - K * lang.std(ddof=1), 0.0), 1.0),
     }
     assert set(by_key) == set(expect), by_key.keys()
     for key, value in expect.items():
@@ -164,29 +166,32 @@ def test_k_sigma_thresholds_match_numpy(run: dict[str, Any]) -> None:
     keep_aspect = np.zeros(N, bool)
     keep_short[valid] = short >= expect["stages.0.ops.2.min_side_px"]
     keep_aspect[valid] = aspect <= by_key["stages.0.ops.2.max_aspect_ratio"].proposed
-    keep_words = (words >= expect["stages.1.ops.0.min_words"]) & (words <= expect["stages.1.ops.0.max_words"])
+    keep_words = (words >= expect["stages.1.ops.1.min_words"]) & (words <= expect["stages.1.ops.1.max_words"])
+    keep_lang = lang > by_key["stages.1.ops.0.min_score"].proposed
+    assert by_key["stages.1.ops.0.min_score"].keep_rate == pytest.approx(keep_lang.mean())
+    assert by_key["stages.1.ops.0.min_score"].current_keep_rate == pytest.approx((lang > 0.65).mean())
     assert by_key["stages.0.ops.2.min_side_px"].keep_rate == pytest.approx(keep_short.mean())
     assert by_key["stages.0.ops.2.max_aspect_ratio"].keep_rate == pytest.approx(keep_aspect.mean())
     assert s.filter_keep_rates["stages.0.ops.2 (img_quality_filter)"] == pytest.approx((keep_short & keep_aspect).mean())
-    assert s.filter_keep_rates["stages.1.ops.0 (txt_length)"] == pytest.approx(keep_words.mean())
-    assert s.total_keep_rate == pytest.approx((keep_short & keep_aspect & keep_words).mean())
+    assert s.filter_keep_rates["stages.1.ops.1 (txt_length)"] == pytest.approx(keep_words.mean())
+    assert s.total_keep_rate == pytest.approx((keep_short & keep_aspect & keep_words & keep_lang).mean())
     # the recipe's current values are counted too (min_side_px=200)
     now = np.zeros(N, bool)
     now[valid] = short >= 200
     assert by_key["stages.0.ops.2.min_side_px"].current_keep_rate == pytest.approx(now.mean())
     assert any("txt_c4_sentences" in n for n in s.notes)  # declared but not analysed here: said, not guessed
-    assert lang.size == N
 
 
 def test_override_file_round_trips_through_set_file(run: dict[str, Any]) -> None:
-    from spark_mm.cli import _parser
+    from spark_mm.cli import _parser, run_overrides
 
     s, out = run["suggestion"], run["overrides"]
-    args = _parser().parse_args(["run", str(run["recipe_file"]), "--set-file", str(out), "--set", "stages.1.ops.0.max_words=9999"])
-    loaded = recipes.load(args.recipe_path, recipes.read_set_file(args.set_file) + args.overrides)
+    args = _parser().parse_args(["run", str(run["recipe_file"]), "--set-file", str(out), "--set", "stages.1.ops.1.max_words=9999"])
+    loaded = recipes.load(args.recipe_path, run_overrides(args))  # what cmd_run validates before Spark starts
     ops = loaded.recipe.stages
     assert ops[0].ops[2].min_side_px == s.overrides["stages.0.ops.2.min_side_px"]
     assert ops[0].ops[2].max_aspect_ratio == pytest.approx(s.overrides["stages.0.ops.2.max_aspect_ratio"])
-    assert ops[1].ops[0].min_words == s.overrides["stages.1.ops.0.min_words"]
-    assert ops[1].ops[0].max_words == 9999  # --set after --set-file wins
+    assert ops[1].ops[1].min_words == s.overrides["stages.1.ops.1.min_words"]
+    assert ops[1].ops[0].min_score == pytest.approx(s.overrides["stages.1.ops.0.min_score"])
+    assert ops[1].ops[1].max_words == 9999  # --set after --set-file wins
     assert "analysis run ana_img" in out.read_text()

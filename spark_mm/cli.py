@@ -5,6 +5,7 @@
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
     spark-mm unlock NS [--set lake.catalog=...]
+    spark-mm analyze NS.TABLE [--columns C ...] / spark-mm suggest --k 3 RECIPE [--out FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("recipe_path", nargs="?", help="recipe YAML file")
     run.add_argument("--recipe", dest="recipe_flag", help="recipe YAML file (same as the positional argument)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. --set namespace=test")
+    run.add_argument("--set-file", help="YAML of dotted keys -> values (e.g. from spark-mm suggest), applied like --set before the --set flags")
     run.add_argument("--run-id", help="name the run; re-using an id resumes it without appending twice")
     run.add_argument("--recompute", action="append", default=[], metavar="STAGE", help="recompute every row of this stage, current or not (repeatable)")
     run.add_argument("--job", help=argparse.SUPPRESS)
@@ -69,7 +71,48 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--hidden", type=int, default=256, help="hidden width; 0 fits a logistic regression")
     tr.add_argument("--epochs", type=int, default=200)
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
+    ana = sub.add_parser("analyze", help="per-signal stats, quantiles and histograms of a table into <ns>.analysis (Data-Juicer's analyzer)")
+    ana.add_argument("table", help="NAMESPACE.TABLE, e.g. demo.signals_cpu")
+    ana.add_argument("--columns", nargs="+", help="signal columns to analyse (default: every numeric signal and derived threshold signal)")
+    ana.add_argument("--run-id", help="name the analysis run")
+    ana.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
+    sug = sub.add_parser("suggest", help="k-sigma thresholds for a recipe's filters from the analysed tables; writes a --set-file")
+    sug.add_argument("recipe", help="recipe YAML file")
+    sug.add_argument("--k", type=float, default=3.0, help="proposal = mean ± k·std of each threshold's signal (default 3)")
+    sug.add_argument("--out", help="override file to write (default: <recipe stem>.k<k>.yaml beside the recipe)")
+    sug.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override recipe keys first")
     return p
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from spark_mm.engine.session import build_session
+    from spark_mm.lake.analysis import analyze
+    from spark_mm.lake.lineage import new_run_id
+    from spark_mm.report.html import write_analysis_report
+
+    lake, spark_settings = _lake_and_spark(args.overrides)
+    spark = build_session(lake, spark_settings, app_name="spark-mm analyze")
+    a = analyze(spark, lake, args.table, args.run_id or new_run_id(), args.columns)
+    for c in a.columns.values():
+        h = c.histogram
+        print(f"{c.column}: n={h.count} nulls={h.nulls} mean={h.mean} std={h.std} min={h.minimum} p50={h.p50} max={h.maximum}")
+    print(f"{a.table} @ {a.snapshot_id}: {len(a.columns)} signals written to {a.table.split('.')[0]}.analysis (run {a.run_id})")
+    print(f"report: {write_analysis_report(a.table, a.snapshot_id, a.run_id, [c.histogram for c in a.columns.values()])}")
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from spark_mm import recipe as recipes
+    from spark_mm.engine.session import build_session
+    from spark_mm.recipe_tuning import format_suggestion, suggest, write_overrides
+
+    loaded = recipes.load(args.recipe, args.overrides)
+    spark = build_session(loaded.recipe.lake, loaded.recipe.spark, app_name="spark-mm suggest")
+    s = suggest(spark, loaded, args.k)
+    print(format_suggestion(s))
+    out = args.out or str(Path(args.recipe).with_suffix(f".k{args.k:g}.yaml"))
+    print(f"overrides: {write_overrides(s, out, args.recipe)} (spark-mm run {args.recipe} --set-file {out})")
+    return 0
 
 
 def cmd_train_aigc(args: argparse.Namespace) -> int:
@@ -108,6 +151,13 @@ def check_identifiers(args: argparse.Namespace) -> None:
             check_name(getattr(args, flag), f"--{flag}")
 
 
+def run_overrides(args: argparse.Namespace) -> list[str]:
+    """``run``'s overrides: the ``--set-file`` entries first, then every ``--set`` (which wins)."""
+    from spark_mm.recipe import read_set_file
+
+    return (read_set_file(args.set_file) if args.set_file else []) + args.overrides
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from spark_mm import recipe as recipes
     from spark_mm.engine.runner import Runner
@@ -117,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = args.recipe_flag or args.recipe_path or (DEFAULT_RECIPES.get(args.job) if args.job else None)
     if not path:
         raise SparkMMError("spark-mm run: give a recipe file, e.g. spark-mm run conf/z_image.yaml")
-    loaded = recipes.load(path, args.overrides)  # validated before Spark starts
+    loaded = recipes.load(path, run_overrides(args))  # validated before Spark starts
     if loaded.recipe.tracking.enabled:
         require_mlflow()
     runner = Runner(loaded, run_id=args.run_id, recompute=args.recompute)
@@ -223,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train_aigc(args)
         if args.command == "unlock":
             return cmd_unlock(args)
+        if args.command == "analyze":
+            return cmd_analyze(args)
+        if args.command == "suggest":
+            return cmd_suggest(args)
     except SparkMMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -262,6 +262,41 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
+def read_set_file(path: str | Path) -> list[str]:
+    r"""``--set-file``: a YAML mapping of dotted keys → values, as ``--set`` overrides (file order).
+
+    Values keep their YAML types (``--set`` parses its values as YAML too); keys under the
+    free-form maps (``spark.conf.*``, ``lake.properties.*``) get their value as a string.
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    ...     _ = f.write("stages.0.ops.1.min_side_px: 150\nnamespace: demo\n")
+    >>> read_set_file(f.name)
+    ['stages.0.ops.1.min_side_px=150', 'namespace="demo"']
+    >>> os.unlink(f.name)
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"--set-file {path}: file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise RecipeError(f"--set-file {path} is not valid YAML: {err}") from None
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        raise RecipeError(f"--set-file {path}: expected a mapping of dotted keys to values (stages.0.ops.1.min_side_px: 150), got {type(raw).__name__}")
+    out = []
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key:
+            raise RecipeError(f"--set-file {path}: key {key!r} is not a dotted key such as stages.0.ops.1.min_side_px")
+        free_form = any(key.startswith(prefix + ".") for prefix in _FREE_FORM_MAPS)
+        out.append(f"{key}={value if free_form else json.dumps(value)}")
+    return out
+
+
 class LoadedRecipe(BaseModel):
     """A validated recipe plus the exact text it came from (its digest goes into lineage)."""
 

@@ -132,3 +132,22 @@ def test_bad_words_list_missing_fails_at_recipe_validation(tmp_path) -> None:
     raw["stages"][0]["ops"][0] = {"op": "txt_c4_badwords", "bad_words_files": {"en": str(tmp_path / "nope")}}
     with pytest.raises(RecipeError, match=r"stages\[0\]\.ops\[0\].*bad_words_files\.en: .* is not a file.*bad_words_files: \{en:"):
         recipes.validate(raw)
+
+
+def test_set_file_entries_apply_like_set(tmp_path: Path) -> None:
+    f = tmp_path / "o.yaml"
+    f.write_text("# from spark-mm suggest\nstages.0.ops.0.max_pixels: 500\nspark.conf.spark.sql.shuffle.partitions: 8\n")
+    overrides = recipes.read_set_file(f)
+    assert overrides == ["stages.0.ops.0.max_pixels=500", "spark.conf.spark.sql.shuffle.partitions=8"]
+    r = recipes.validate(recipes.apply_overrides(base(), overrides))
+    assert r.stages[0].ops[0].max_pixels == 500 and r.spark.conf["spark.sql.shuffle.partitions"] == "8"
+
+
+@pytest.mark.parametrize("text, message", [("- a\n- b\n", "expected a mapping"), ("a: [1\n", "not valid YAML"), ("1: 2\n", "not a dotted key")])
+def test_bad_set_file_fails_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(RecipeError, match=message):
+        recipes.read_set_file(f)
+    with pytest.raises(RecipeError, match="file not found"):
+        recipes.read_set_file(tmp_path / "missing.yaml")

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from spark_mm.errors import OperatorContractError
+from spark_mm.ops.thresholds import Threshold
 
 
 class Resource(str, enum.Enum):
@@ -41,6 +42,13 @@ class OpParams(BaseModel):
     #: threads, devices). The operator's fingerprint leaves them out, so changing one recomputes
     #: nothing; every other param is value-changing. Subclasses extend the set, never shrink it.
     execution_only: ClassVar[frozenset[str]] = frozenset()
+
+    def threshold_signals(self) -> dict[str, "Threshold"]:
+        """Threshold params (enabled ones) → the stored signal each bounds; see ``spark_mm/ops/thresholds.py``.
+
+        ``spark-mm suggest`` proposes k-sigma values for these. Default: none.
+        """
+        return {}
 
 
 P = TypeVar("P", bound=OpParams)

@@ -18,6 +18,8 @@ from pydantic import Field
 from spark_mm import _native
 from spark_mm.ops.base import Filter, FilterDecision, Operator, OpParams, OpResult
 from spark_mm.ops.registry import register
+from spark_mm.lake.identifiers import quote_identifier
+from spark_mm.ops.thresholds import Bound, SignalExpr, Threshold, column
 
 _ALWAYS = [
     pa.field("img_has_alpha", pa.bool_()),
@@ -169,6 +171,21 @@ class ImgQualityFilterParams(OpParams):
     decoded_column: str = Field(
         "img_decoded", description="img_signals' full-decode flag: an image that does not decode is never kept"
     )
+
+    def threshold_signals(self) -> dict[str, Threshold]:
+        """Every rule's threshold has a stored signal; side and aspect ratio are derived from width/height."""
+        w, h = (f"CAST({quote_identifier(c)} AS double)" for c in (self.width_column, self.height_column))
+        dims = (self.width_column, self.height_column)
+        short = SignalExpr("img_short_side_px", dims, f"least({w}, {h})")
+        aspect = SignalExpr("img_side_ratio", dims, f"greatest({w}, {h}) / greatest(least({w}, {h}), 1.0)")
+        candidates = {
+            "min_side_px": Threshold(short, Bound.LOWER, integer=True, minimum=1),
+            "max_aspect_ratio": Threshold(aspect, Bound.UPPER, minimum=1.0),
+            "min_entropy_bits": Threshold(column("img_entropy_bits"), Bound.LOWER, minimum=0.0, maximum=8.0),
+            "max_blocking": Threshold(column("img_blocking"), Bound.UPPER, minimum=0.0),
+            "min_blur_laplacian_var": Threshold(column("img_blur_laplacian_var"), Bound.LOWER, minimum=0.0),
+        }
+        return {k: t for k, t in candidates.items() if getattr(self, k) is not None}
 
 
 @register

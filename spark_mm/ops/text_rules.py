@@ -24,6 +24,7 @@ from spark_mm import _native
 from spark_mm.errors import ConfigError
 from spark_mm.ops.base import Filter, FilterDecision, Operator, OpParams, OpResult
 from spark_mm.ops.registry import register
+from spark_mm.ops.thresholds import Bound, Threshold, column
 
 DEFAULT_TEXT_COLUMN = "txt_content"
 
@@ -128,6 +129,17 @@ class TxtGopherQualityParams(OpParams):
     min_alpha_words_ratio: float | None = 0.8
     min_stop_words: int | None = Field(2, ge=0)
     stop_words: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
+
+    def threshold_signals(self) -> dict[str, Threshold]:
+        """Word count and mean word length are stored; the ratio and stop-word rules are not."""
+        words, mean_len = column("txt_gopher_quality_n_words"), column("txt_gopher_quality_mean_word_len")
+        candidates = {
+            "min_doc_words": Threshold(words, Bound.LOWER, integer=True, minimum=0),
+            "max_doc_words": Threshold(words, Bound.UPPER, integer=True, minimum=0),
+            "min_avg_word_length": Threshold(mean_len, Bound.LOWER, minimum=0.0),
+            "max_avg_word_length": Threshold(mean_len, Bound.UPPER, minimum=0.0),
+        }
+        return {k: t for k, t in candidates.items() if (getattr(self, k) or 0) > 0}  # 0 and None disable
 
 
 class GopherQualityReason(str, enum.Enum):
@@ -258,6 +270,13 @@ class TxtC4Params(OpParams):
     filter_curly_bracket: bool = True
     filter_policy: bool = True
     emit_text: bool = Field(False, description="add txt_c4_text: the kept lines (what C4 publishes)")
+
+    def threshold_signals(self) -> dict[str, Threshold]:
+        """The sentence count of the kept lines is stored; words per line and word length are not."""
+        sentences = self.min_num_sentences if self.min_num_sentences is not None else C4_VARIANTS[self.variant]["min_num_sentences"]
+        if sentences == -1:
+            return {}
+        return {"min_num_sentences": Threshold(column("txt_c4_sentences"), Bound.LOWER, integer=True, minimum=0, effective=sentences)}
 
 
 class C4Reason(str, enum.Enum):
@@ -525,6 +544,16 @@ class TxtLengthParams(OpParams):
     max_chars: int | None = Field(None, ge=0)
     min_words: int | None = Field(None, ge=0)
     max_words: int | None = Field(None, ge=0)
+
+    def threshold_signals(self) -> dict[str, Threshold]:
+        chars, words = column("txt_length_chars"), column("txt_length_words")
+        candidates = {
+            "min_chars": Threshold(chars, Bound.LOWER, integer=True, minimum=0),
+            "max_chars": Threshold(chars, Bound.UPPER, integer=True, minimum=0),
+            "min_words": Threshold(words, Bound.LOWER, integer=True, minimum=0),
+            "max_words": Threshold(words, Bound.UPPER, integer=True, minimum=0),
+        }
+        return {k: t for k, t in candidates.items() if getattr(self, k) is not None}
 
 
 class LengthReason(str, enum.Enum):

@@ -220,6 +220,8 @@ def _histograms(hists: Sequence[Histogram]) -> str:
     cells = []
     for h in hists:
         stats = f"n={_num(h.count)} nulls={_num(h.nulls)} min={_num(h.minimum)} p5={_num(h.p05)} p50={_num(h.p50)} p95={_num(h.p95)} max={_num(h.maximum)}"
+        if h.mean is not None:
+            stats += f" mean={_num(h.mean)} std={_num(h.std)}"
         stats += " (bins p1–p99)" if h.clipped else ""
         cells.append(f'<div class="hist"><div class="t">{_e(h.column)} <span class="muted">({_e(h.stage)})</span></div>{histogram_svg(h)}<div class="s">{stats}</div></div>')
     return f'<section id="histograms"><h2>Signal histograms</h2><div class="hists">{"".join(cells)}</div></section>'
@@ -297,6 +299,29 @@ def render(m: RunMetrics) -> str:
         f"<title>spark-mm {_e(m.job)} {_e(m.run_id)}</title><style>{_CSS}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
+
+
+def render_analysis(table: str, snapshot_id: int, run_id: str, hists: Sequence[Histogram]) -> str:
+    """The ``spark-mm analyze`` page: one table's signal histograms (same drawing as the run report)."""
+    head = (
+        f'<section id="run"><h1>Analysis of {_e(table)}</h1>'
+        f'<p class="muted">snapshot <code>{_e(snapshot_id)}</code> · analysis run <code>{_e(run_id)}</code> · '
+        f"stored in <code>{_e(table.split('.')[0])}.analysis</code></p></section>"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>spark-mm analysis {_e(table)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{head}{_histograms(hists)}</main></body></html>"
+    )
+
+
+def write_analysis_report(table: str, snapshot_id: int, run_id: str, hists: Sequence[Histogram], root: Path | None = None) -> Path:
+    """Write ``<home>/reports/<namespace>/analysis_<table>_<run_id>.html``; returns its path."""
+    ns, name = table.split(".")
+    path = (root or home()) / "reports" / ns / f"analysis_{name}_{run_id}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_analysis(table, snapshot_id, run_id, hists), encoding="utf-8")
+    return path
 
 
 def report_path(namespace: str, run_id: str, root: Path | None = None) -> Path:

@@ -171,6 +171,97 @@ class Histogram:
     edges: tuple[float, ...] = ()
     counts: tuple[int, ...] = ()
     clipped: bool = False  # bins span p1..p99 (outliers far out); the end bins hold everything beyond
+    mean: float | None = None
+    std: float | None = None  # sample standard deviation (n - 1), as pandas' describe and Spark's stddev
+    quantiles: tuple[tuple[float, float], ...] = ()  # (probability, approximate value) asked for beyond p5/p50/p95
+
+
+def measure_columns(frame: DataFrame) -> list[str]:
+    """Numeric columns of ``frame`` that are measurements (ids, hashes and offsets are not)."""
+    return [
+        f.name
+        for f in frame.schema.fields
+        if isinstance(f.dataType, T.NumericType) and not _NOT_MEASURES.search(f.name) and f.name not in ("sample_id",)
+    ]
+
+
+def histograms(
+    frame: DataFrame,
+    stage: str,
+    columns: Sequence[str] | None = None,
+    quantiles: Sequence[float] = (),
+    accuracy: int = 1000,
+) -> list[Histogram]:
+    """Count, nulls, min, max, mean, std and approximate quantiles of numeric columns in one
+    aggregate, then equal-width bins in a second pass; nothing but aggregates reaches the driver.
+
+    Args:
+        frame: the rows to measure.
+        stage: label stored on each histogram (a stage name, or a table name for ``analyze``).
+        columns: columns to measure (default: :func:`measure_columns`).
+        quantiles: probabilities reported in ``Histogram.quantiles`` besides p5/p50/p95.
+        accuracy: ``percentile_approx``'s accuracy; its rank error is at most ``rows / accuracy``.
+
+    Non-finite values (NaN, ±inf) count as nulls.
+    """
+    cols = list(measure_columns(frame) if columns is None else columns)
+    if not cols:
+        return []
+    probs = [0.05, 0.5, 0.95, 0.01, 0.99, *quantiles]
+    finite = {c: F.when(F.col(c).cast("double").between(-1.7e308, 1.7e308), F.col(c).cast("double")) for c in cols}
+    aggs: list[Column] = [F.count(F.lit(1)).alias("__rows")]
+    for i, c in enumerate(cols):
+        v = finite[c]
+        aggs += [
+            F.count(v).alias(f"n{i}"),
+            F.min(v).alias(f"lo{i}"),
+            F.max(v).alias(f"hi{i}"),
+            F.avg(v).alias(f"mean{i}"),
+            F.stddev_samp(v).alias(f"std{i}"),
+            F.percentile_approx(v, probs, accuracy).alias(f"q{i}"),
+        ]
+    stats = frame.agg(*aggs).first()
+    rows = int(stats["__rows"] or 0)
+    ranges: dict[str, tuple[float, float]] = {}
+    clipped: set[str] = set()
+    for i, c in enumerate(cols):
+        if stats[f"n{i}"]:
+            lo, hi = float(stats[f"lo{i}"]), float(stats[f"hi{i}"])
+            p05, _, p95, p01, p99 = (float(x) for x in stats[f"q{i}"][:5])
+            if p99 > p01 and hi - lo > 10 * max(p95 - p05, 0.0) and (p01 > lo or p99 < hi):
+                lo, hi = p01, p99
+                clipped.add(c)
+            ranges[c] = (lo, hi)
+    bins: dict[str, list[int]] = {c: [0] * HIST_BINS for c in ranges}
+    if ranges:
+        entries = []
+        for c, (lo, hi) in ranges.items():
+            width = (hi - lo) / HIST_BINS if hi > lo else 1.0
+            v = finite[c]  # least() skips nulls, so keep null values out explicitly
+            b = F.when(v.isNotNull(), F.greatest(F.lit(0), F.least(F.floor((v - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(HIST_BINS - 1))))
+            entries.append(F.struct(F.lit(c).alias("c"), b.alias("b")))
+        for r in frame.select(F.inline(F.array(*entries))).where(F.col("b").isNotNull()).groupBy("c", "b").count().collect():
+            bins[r["c"]][int(r["b"])] = int(r["count"])
+    out = []
+    for i, c in enumerate(cols):
+        n = int(stats[f"n{i}"] or 0)
+        q = stats[f"q{i}"] or [None] * len(probs)
+        if c in ranges:
+            lo, hi = ranges[c]
+            width = (hi - lo) / HIST_BINS if hi > lo else 1.0
+            edges = tuple(lo + k * width for k in range(HIST_BINS + 1))
+            minimum, maximum = float(stats[f"lo{i}"]), float(stats[f"hi{i}"])
+            std = stats[f"std{i}"]
+            out.append(
+                Histogram(
+                    stage, c, n, rows - n, minimum, maximum, q[0], q[1], q[2], edges, tuple(bins[c]), c in clipped,
+                    mean=float(stats[f"mean{i}"]), std=None if std is None else float(std),
+                    quantiles=tuple((float(p), float(x)) for p, x in zip(quantiles, q[5:])),
+                )
+            )
+        else:
+            out.append(Histogram(stage, c, 0, rows, None, None, None, None, None))
+    return out
 
 
 @dataclass(frozen=True)
@@ -575,58 +666,7 @@ class MetricsCollector:
 
     def histograms(self, stage: str, frame: DataFrame) -> list[Histogram]:
         """Equal-width histograms of every numeric signal column of a stage: two aggregate passes."""
-        cols = [
-            f.name
-            for f in frame.schema.fields
-            if isinstance(f.dataType, T.NumericType) and not _NOT_MEASURES.search(f.name) and f.name not in ("sample_id",)
-        ]
-        if not cols:
-            return []
-        finite = {c: F.when(F.col(c).cast("double").between(-1.7e308, 1.7e308), F.col(c).cast("double")) for c in cols}
-        aggs: list[Column] = [F.count(F.lit(1)).alias("__rows")]
-        for i, c in enumerate(cols):
-            v = finite[c]
-            aggs += [
-                F.count(v).alias(f"n{i}"),
-                F.min(v).alias(f"lo{i}"),
-                F.max(v).alias(f"hi{i}"),
-                F.percentile_approx(v, [0.05, 0.5, 0.95, 0.01, 0.99], 1000).alias(f"q{i}"),
-            ]
-        stats = frame.agg(*aggs).first()
-        rows = int(stats["__rows"] or 0)
-        ranges: dict[str, tuple[float, float]] = {}
-        clipped: set[str] = set()
-        for i, c in enumerate(cols):
-            if stats[f"n{i}"]:
-                lo, hi = float(stats[f"lo{i}"]), float(stats[f"hi{i}"])
-                p05, _, p95, p01, p99 = (float(x) for x in stats[f"q{i}"])
-                if p99 > p01 and hi - lo > 10 * max(p95 - p05, 0.0) and (p01 > lo or p99 < hi):
-                    lo, hi = p01, p99
-                    clipped.add(c)
-                ranges[c] = (lo, hi)
-        bins: dict[str, list[int]] = {c: [0] * HIST_BINS for c in ranges}
-        if ranges:
-            entries = []
-            for c, (lo, hi) in ranges.items():
-                width = (hi - lo) / HIST_BINS if hi > lo else 1.0
-                v = finite[c]  # least() skips nulls, so keep null values out explicitly
-                b = F.when(v.isNotNull(), F.greatest(F.lit(0), F.least(F.floor((v - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(HIST_BINS - 1))))
-                entries.append(F.struct(F.lit(c).alias("c"), b.alias("b")))
-            for r in frame.select(F.inline(F.array(*entries))).where(F.col("b").isNotNull()).groupBy("c", "b").count().collect():
-                bins[r["c"]][int(r["b"])] = int(r["count"])
-        out = []
-        for i, c in enumerate(cols):
-            n = int(stats[f"n{i}"] or 0)
-            q = stats[f"q{i}"] or [None] * 5
-            if c in ranges:
-                lo, hi = ranges[c]
-                width = (hi - lo) / HIST_BINS if hi > lo else 1.0
-                edges = tuple(lo + k * width for k in range(HIST_BINS + 1))
-                minimum, maximum = float(stats[f"lo{i}"]), float(stats[f"hi{i}"])
-                out.append(Histogram(stage, c, n, rows - n, minimum, maximum, q[0], q[1], q[2], edges, tuple(bins[c]), c in clipped))
-            else:
-                out.append(Histogram(stage, c, 0, rows, None, None, None, None, None))
-        return out
+        return histograms(frame, stage)
 
     # -- samples -------------------------------------------------------------------------------
     def _reads_images(self) -> bool:

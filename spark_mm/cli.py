@@ -1,7 +1,7 @@
 """The ``spark-mm`` command: run recipes and query the lake.
 
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...]
-    spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...]
+    spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
     spark-mm unlock NS [--set lake.catalog=...]
@@ -13,9 +13,10 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
-from spark_mm.errors import SparkMMError
+from spark_mm.errors import QueryError, SparkMMError
 
 DEFAULT_RECIPES = {"z_image": "conf/z_image.yaml", "refinedweb": "conf/refinedweb.yaml", "fineweb": "conf/fineweb.yaml"}
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "json"), default="table")
     sql.add_argument("--limit", type=int, default=1000, help="rows to print at most")
     sql.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings, e.g. --set lake.catalog=prod")
+    sql.add_argument("--verbose", action="store_true", help="on a query error, also print Spark's full trace")
 
     cur = sub.add_parser("curate", help="run a curation query into a tagged curated table; export shards")
     cur.add_argument("query_file", help="SQL file over the signal tables (${namespace}, ${catalog} substituted)")
@@ -134,14 +136,41 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
 
     lake, spark_settings = _lake_and_spark(args.overrides)
+    from pyspark.errors import PySparkException
+
     spark = build_session(lake, spark_settings, app_name="spark-mm sql")
-    frame = spark.sql(args.query)
-    if args.format == "json":
-        for row in frame.limit(args.limit).toJSON().collect():
-            print(row)
-    else:
-        frame.show(args.limit, truncate=80)
+    _query_context_logs(enabled=args.verbose)
+    try:
+        frame = spark.sql(args.query)
+        if args.format == "json":
+            for row in frame.limit(args.limit).toJSON().collect():
+                print(row)
+        else:
+            frame.show(args.limit, truncate=80)
+    except PySparkException as err:  # a typo is the user's, not a crash: Spark's first line, the trace on --verbose
+        if args.verbose:
+            traceback.print_exc()
+        raise QueryError(query_error_line(err)) from None
     return 0
+
+
+def _query_context_logs(enabled: bool) -> None:
+    """PySpark logs every analysis error with its JVM trace as JSON (~14 KB) when the error is made;
+    the one ``error:`` line replaces that unless ``--verbose``."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = not enabled
+
+
+def query_error_line(err: BaseException) -> str:
+    """The first line of Spark's message (error class, text, "Did you mean ...", position), without the plan.
+
+    >>> query_error_line(Exception("[UNRESOLVED_COLUMN] `x` cannot be resolved. SQLSTATE: 42703; line 1 pos 7;\\n'Project [x]"))
+    '[UNRESOLVED_COLUMN] `x` cannot be resolved. SQLSTATE: 42703; line 1 pos 7 (--verbose shows the trace)'
+    """
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return first.rstrip(";") + " (--verbose shows the trace)"
 
 
 def cmd_curate(args: argparse.Namespace) -> int:

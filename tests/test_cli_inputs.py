@@ -87,3 +87,22 @@ def test_url_filter_without_datatrove_fails_at_recipe_validation_with_the_instal
 
 def test_curate_with_a_missing_query_file_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "curation query file not found" in refused(["curate", "/nonexistent_curate.sql", "--namespace", "z_image"], empty_home, capsys)
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["runs", "--namespace", "z_image"], ["lineage", "z_image.samples"]])
+def test_read_only_commands_without_a_catalog_name_the_home_and_the_fix(argv: list[str], empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(argv, empty_home, capsys)
+    assert err.count("\n") == 1, err
+    assert f"no catalog at {empty_home / 'catalog.db'} (project home {empty_home} (SPARK_MM_HOME))" in err and "set SPARK_MM_HOME" in err
+
+
+def test_default_home_is_said_to_be_under_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from spark_mm.errors import ConfigError
+    from spark_mm.lake.settings import LakeSettings
+
+    monkeypatch.delenv("SPARK_MM_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"default: \./lakehouse under the current directory; SPARK_MM_HOME overrides it"):
+        LakeSettings().pyiceberg_properties()  # the README's pyiceberg snippet
+    assert cli.main(["runs"]) == 2 and f"no catalog at {tmp_path / 'lakehouse' / 'catalog.db'}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [], "a read-only command created a lakehouse"

@@ -106,3 +106,65 @@ def test_default_home_is_said_to_be_under_the_current_directory(tmp_path: Path, 
         LakeSettings().pyiceberg_properties()  # the README's pyiceberg snippet
     assert cli.main(["runs"]) == 2 and f"no catalog at {tmp_path / 'lakehouse' / 'catalog.db'}" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [], "a read-only command created a lakehouse"
+
+
+@pytest.fixture()
+def parquet_dir(tmp_path: Path) -> Path:
+    """A Parquet source with WebDataset-style column names (jpg, txt) and one non-Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.table({"key": ["a"], "jpg": [b"\xff\xd8\xff"], "txt": ["a caption"], "caption": ["c"]}), data / "part-0.parquet")
+    (data / "notes.txt").write_text("not parquet")
+    return data
+
+
+def _parquet_run(path: Path | str, *sets: str) -> list[str]:
+    argv = ["run", str(REPO / "conf" / "z_image.yaml"), "--set", "tracking.enabled=false", "--set", "source.type=parquet", "--set", f"source.path={path}"]
+    for s in sets:
+        argv += ["--set", s]
+    return argv
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        (["source.image_column=image"], "source.image_column 'image' is not a column of {file}; columns: key, jpg, txt, caption: did you mean --set source.image_column=jpg?"),
+        (["source.image_column=jpg", "source.caption_column=captoin"], "source.caption_column 'captoin' is not a column of {file}; columns: key, jpg, txt, caption: did you mean --set source.caption_column=caption?"),
+        (["source.image_column=txt"], "source.image_column 'txt' is string in {file}; expected binary or a struct with a 'bytes' field: did you mean --set source.image_column=jpg?"),
+    ],
+)
+def test_parquet_columns_are_checked_before_spark_starts_with_a_suggestion(
+    sets: list[str], expected: str, parquet_dir: Path, empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = refused(_parquet_run(parquet_dir, *sets), empty_home, capsys)
+    assert expected.format(file=parquet_dir / "part-0.parquet") in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (["source.type=parquet", "source.path={tmp}/missing"], "source path does not exist: {tmp}/missing"),
+        (["source.type=parquet", "source.path={tmp}/empty"], "no .parquet files found at {tmp}/empty"),
+        (["source.type=image_files", "source.path={tmp}/empty"], "no .jpg/.jpeg/"),
+        (["source.type=jsonl", "source.path={tmp}/missing.jsonl"], "source path does not exist: {tmp}/missing.jsonl"),
+        (["source.type=parquet", "source.path={tmp}/data/*.parquet", "source.image_column=image"], "did you mean --set source.image_column=jpg?"),
+    ],
+)
+def test_missing_paths_and_files_are_refused_before_spark_starts(
+    source: list[str], expected: str, parquet_dir: Path, empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp = parquet_dir.parent
+    (tmp / "empty").mkdir()
+    argv = ["run", str(REPO / "conf" / "z_image.yaml"), "--set", "tracking.enabled=false"]
+    for s in source:
+        argv += ["--set", s.format(tmp=tmp)]
+    err = refused(argv, empty_home, capsys)
+    assert expected.format(tmp=tmp) in err, err
+
+
+def test_warc_recipe_with_a_missing_path_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    err = refused(["run", str(REPO / "conf" / "fineweb.yaml"), "--set", "tracking.enabled=false", "--set", f"source.path={tmp_path}/crawl"], empty_home, capsys)
+    assert f"source path does not exist: {tmp_path}/crawl" in err

@@ -52,6 +52,10 @@ _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif":
 # Text that becomes ``{key}.txt``: the first of these columns the curated table has.
 TEXT_COLUMNS = ("caption", "text", "txt_content")
 MANIFEST = "manifest.json"
+# 64-bit hash columns (bigint, or array<bigint> of band hashes): hex strings in ``{key}.json``, since
+# JSON readers (jq, JavaScript) hold numbers as doubles and round integers past 2^53.
+HASH64_SUFFIXES = ("_phash", "_dhash", "_ahash", "_whash", "_minhash_bands")
+_U64 = (1 << 64) - 1
 
 
 class ExportFormat(str, Enum):
@@ -243,6 +247,40 @@ def _json_value(value: object) -> object:
     return value
 
 
+def hash64_columns(schema: T.StructType) -> frozenset[str]:
+    """Columns holding 64-bit hashes: a name ending in one of ``HASH64_SUFFIXES`` and type bigint or array<bigint>."""
+    out = set()
+    for f in schema.fields:
+        t = f.dataType.elementType if isinstance(f.dataType, T.ArrayType) else f.dataType
+        if isinstance(t, T.LongType) and f.name.endswith(HASH64_SUFFIXES):
+            out.add(f.name)
+    return frozenset(out)
+
+
+def hash_hex(value: int | None) -> str | None:
+    """A signed 64-bit hash as imagehash prints it: 16 lower-case hex digits of the unsigned value.
+
+    >>> hash_hex(-1), hash_hex(0x3C3C), hash_hex(None)
+    ('ffffffffffffffff', '0000000000003c3c', None)
+    """
+    return None if value is None else format(value & _U64, "016x")
+
+
+def json_document(row: dict[str, object], hash_cols: frozenset[str]) -> dict[str, object]:
+    """The ``{key}.json`` object of one row: JSON-safe values, 64-bit hashes as hex strings.
+
+    >>> json_document({"img_phash": -2, "img_bytes": 9, "b": [5]}, frozenset({"img_phash", "b"}))
+    {'img_phash': 'fffffffffffffffe', 'img_bytes': 9, 'b': ['0000000000000005']}
+    """
+    doc = {}
+    for k, v in row.items():
+        if k in hash_cols:
+            doc[k] = [hash_hex(x) for x in v] if isinstance(v, list) else hash_hex(v)  # type: ignore[arg-type]
+        else:
+            doc[k] = _json_value(v)
+    return doc
+
+
 def json_columns(schema: T.StructType) -> list[str]:
     """Columns that go into ``{key}.json``: every column but binary payloads and numeric vectors (embeddings)."""
     out = []
@@ -294,7 +332,9 @@ _MANIFEST_SCHEMA = T.StructType(
 )
 
 
-def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: list[str], text_col: str | None, has_image: bool):  # type: ignore[no-untyped-def]
+def _shard_writer(  # type: ignore[no-untyped-def]
+    staging: str, formats: tuple[ExportFormat, ...], json_cols: list[str], hash_cols: frozenset[str], text_col: str | None, has_image: bool
+):
     """The per-task function of ``mapInArrow``: write this partition as one shard per format."""
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -329,7 +369,7 @@ def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: li
                         _add_file(tar, f"{key}.{image_extension(fmt, image)}", image)
                     if text is not None:
                         _add_file(tar, f"{key}.txt", text.encode("utf-8"))
-                    doc = {k: _json_value(v) for k, v in m.items()}
+                    doc = json_document(m, hash_cols)
                     _add_file(tar, f"{key}.json", json.dumps(doc, sort_keys=True, ensure_ascii=False, allow_nan=False).encode("utf-8"))
         finally:
             if tar is not None:
@@ -384,7 +424,7 @@ def export(
     n_shards = max(1, math.ceil(rows / shard_size))
     text_col = next((c for c in TEXT_COLUMNS if c in frame.columns), None)
     has_image = "image" in frame.columns and isinstance(frame.schema["image"].dataType, T.BinaryType)
-    write = _shard_writer(str(staging), formats, json_columns(frame.schema), text_col, has_image)
+    write = _shard_writer(str(staging), formats, json_columns(frame.schema), hash64_columns(frame.schema), text_col, has_image)
     parts = frame.repartitionByRange(n_shards, KEY_COLUMN).sortWithinPartitions(KEY_COLUMN)
     written = parts.mapInArrow(write, _MANIFEST_SCHEMA).collect()  # one small row per shard and format
 

@@ -38,7 +38,7 @@ ROWS = {
     "a06": ((300, 300), "PNG", True, 0.30, 4.0, 0.1),  # aesthetic < 5
     "a07": ((300, 300), "PNG", True, 0.30, 5.0, 0.7),  # nsfw
     "a08": ((300, 300), "JPEG", True, 0.29, 5.1, 0.0),  # keep
-    "a09": ((300, 300), "PNG", True, 0.30, 5.5, 0.1),  # exact copy of a01's bytes: dropped (a01 < a09)
+    "a09": ((300, 300), "PNG", True, 0.30, 5.5, 0.1),  # exact copy of a01's bytes: dedup_image_phash keeps a01 only
     "a10": ((256, 400), "PNG", True, 0.28, 5.0, 0.49),  # keep (boundaries)
     "a11": ((300, 300), "PNG", True, 0.30, 5.5, None),  # no NSFW score: dropped
 }
@@ -59,6 +59,8 @@ def signal_tables(spark: SparkSession) -> None:
         f"lake.{NS}.signals_image_cpu"
     ).createOrReplace()
     spark.createDataFrame(models, "sample_id string, clip_score float, img_aesthetic_score float, img_nsfw_score float").writeTo(f"lake.{NS}.signals_image_models").createOrReplace()
+    dedup = [(sid, "a01" if sid in ("a01", "a09") else sid, 2 if sid in ("a01", "a09") else 1, sid != "a09") for sid in ROWS]
+    spark.createDataFrame(dedup, "sample_id string, dup_cluster_id string, dup_cluster_size int, dup_keep boolean").writeTo(f"lake.{NS}.dedup_image_phash").createOrReplace()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def test_tag_and_lineage(curated, spark: SparkSession) -> None:  # type: ignore[
     summary = spark.sql(f"SELECT summary FROM {result.table}.snapshots WHERE snapshot_id = {result.snapshot_id}").first()[0]
     assert summary["spark-mm.run-id"] == "cur-1" and summary["spark-mm.stage"] == "curate"
     assert summary["spark-mm.query-sha256"] == result.query_sha256
-    inputs = {t: _current_snapshot(spark, f"lake.{NS}.{t}") for t in ("samples", "signals_image_cpu", "signals_image_models")}
+    inputs = {t: _current_snapshot(spark, f"lake.{NS}.{t}") for t in ("dedup_image_phash", "samples", "signals_image_cpu", "signals_image_models")}
     assert result.inputs == inputs
     assert summary["spark-mm.input"] == ",".join(f"lake.{NS}.{t}@{s}" for t, s in inputs.items())
     tagged = {r[0] for r in spark.sql(f"SELECT sample_id FROM {result.table} VERSION AS OF 'curated-cur-1'").collect()}
@@ -118,6 +120,8 @@ def test_parquet_and_webdataset_shards(curated) -> None:  # type: ignore[no-unty
     assert Image.open(io.BytesIO(members["a10.png"])).size == (256, 400)
     meta = json.loads(members["a01.json"])
     assert meta["sample_id"] == "a01" and meta["img_width"] == 300 and "image" not in meta
+    # 64-bit hashes as imagehash's hex (jq and JavaScript round big integers): a02's img_phash is -1
+    assert meta["img_phash"] == "0000000000000000" and json.loads(members["a02.json"])["img_phash"] == "ffffffffffffffff"
     assert meta["clip_score"] == pytest.approx(0.30) and json.loads(members["a02.json"])["clip_score"] is None
 
 
@@ -141,17 +145,22 @@ def test_same_run_id_with_another_query_is_refused(curated, spark: SparkSession,
         curate(spark, SETTINGS, NS, other, "cur-2")
 
 
-def test_fineweb_query(spark: SparkSession) -> None:
+def test_fineweb_query(spark: SparkSession, tmp_path: Path) -> None:
     ns = "cur_fw"
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS lake.{ns}")
     flags = ("url_filter_ok", "txt_lang_ok", "txt_gopher_repetition_ok", "txt_gopher_quality_ok", "txt_c4_ok", "txt_fineweb_ok")
     rows = [(f"t{i}", *(j != i for j in range(len(flags))), "en", 0.9, f"pii {i}", f"c4 {i}", "title") for i in range(len(flags) + 1)]
     rows.append(("t9", *(True,) * len(flags), "de", 0.9, "pii de", "c4 de", "title"))
+    rows.append(("t8", *(True,) * len(flags), "en", 0.9, f"pii {len(flags)}", "c4", "title"))  # near-duplicate of the kept row
     cols = ", ".join(f"{f} boolean" for f in flags)
     spark.createDataFrame(rows, f"sample_id string, {cols}, txt_lang string, txt_lang_score float, txt_pii_text string, txt_c4_text string, txt_title string").writeTo(
         f"lake.{ns}.signals_text"
     ).createOrReplace()
     spark.createDataFrame([(r[0], f"https://x.invalid/{r[0]}") for r in rows], "sample_id string, url string").writeTo(f"lake.{ns}.samples").createOrReplace()
-    result = curate(spark, SETTINGS, ns, REPO / "conf" / "fineweb_curate.sql", "fw-1")
+    dedup = [(r[0], "t6" if r[0] in ("t6", "t8") else r[0], r[0] != "t8") for r in rows]
+    spark.createDataFrame(dedup, "sample_id string, dup_cluster_id string, dup_keep boolean").writeTo(f"lake.{ns}.dedup_text_minhash").createOrReplace()
+    result = curate(spark, SETTINGS, ns, REPO / "conf" / "fineweb_curate.sql", "fw-1", export_dir=tmp_path, formats=(ExportFormat.PARQUET,))
     got = spark.sql(f"SELECT sample_id, text FROM {result.table}").collect()
-    assert [(r[0], r[1]) for r in got] == [(f"t{len(flags)}", f"pii {len(flags)}")]  # only the row passing all, in English
+    assert [(r[0], r[1]) for r in got] == [(f"t{len(flags)}", f"pii {len(flags)}")]  # only the row passing all, in English, once
+    texts = [t for s in result.shards for t in pq.read_table(tmp_path / s.path).column("text").to_pylist()]
+    assert len(texts) == len(set(texts)) == 1  # the exported rows have distinct texts: the dedup step applies

@@ -2,7 +2,7 @@
 
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...]
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
-    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
+    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
     spark-mm unlock NS [--set lake.catalog=...]
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from spark_mm.errors import QueryError, SparkMMError
 
+DEFAULT_EXPORT = ""  # ``--export`` given without a directory: see export_dir()
 DEFAULT_RECIPES = {"z_image": "conf/z_image.yaml", "refinedweb": "conf/refinedweb.yaml", "fineweb": "conf/fineweb.yaml"}
 
 
@@ -46,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--namespace", help="namespace of the input tables (default: the recipe's)")
     cur.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="recipe keys with --recipe; else lake.*, spark.*, namespace")
     cur.add_argument("--into", help="curated table <ns>.curated_<INTO> (default: query file name without _curate)")
-    cur.add_argument("--export", dest="export_dir", help="write shards and manifest.json into this directory")
+    cur.add_argument(
+        "--export", dest="export_dir", nargs="?", const=DEFAULT_EXPORT, metavar="DIR",
+        help="write shards and manifest.json into DIR; without DIR into <home>/exports/<namespace>/<name> (outside the checkout's sources)",
+    )
     cur.add_argument("--format", dest="formats", action="append", choices=("parquet", "webdataset"), help="export format, repeatable (default: both)")
     cur.add_argument("--shard-size", type=int, default=10_000, help="target rows per shard")
     cur.add_argument("--run-id", help="re-using an id re-exports its curated snapshot without committing again")
@@ -175,7 +179,7 @@ def query_error_line(err: BaseException) -> str:
 
 def cmd_curate(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
-    from spark_mm.lake.curate import ExportFormat, curate
+    from spark_mm.lake.curate import ExportFormat, curate, default_name
     from spark_mm.lake.identifiers import check_name
     from spark_mm.lake.lineage import new_run_id
     from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
@@ -199,12 +203,25 @@ def cmd_curate(args: argparse.Namespace) -> int:
         raise SparkMMError(f"curation query file not found: {args.query_file}")
     spark = build_session(lake, spark_settings, app_name="spark-mm curate")
     formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
-    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, args.export_dir, formats, args.shard_size)
+    out = export_dir(args.export_dir, namespace, args.into or default_name(args.query_file))
+    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, out, formats, args.shard_size)
     print(f"{res.table} @ {res.snapshot_id} (tag {res.tag}): {res.rows} rows{' (already committed by this run id)' if res.reused else ''}")
     print("inputs: " + ", ".join(f"{t}@{s}" for t, s in res.inputs.items()))
     if res.manifest:
         print(f"export: {len(res.shards)} shards, manifest {res.manifest}")
     return 0
+
+
+def export_dir(flag: str | None, namespace: str, name: str) -> Path | None:
+    """Where ``--export`` writes: the given directory, or ``<home>/exports/<namespace>/<name>`` for a bare ``--export``.
+
+    The default sits in the project home (ignored by git, beside the catalog), not in the checkout.
+    """
+    from spark_mm.paths import home
+
+    if flag is None:
+        return None
+    return home() / "exports" / namespace / name if flag == DEFAULT_EXPORT else Path(flag)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

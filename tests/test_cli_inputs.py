@@ -168,3 +168,13 @@ def test_missing_paths_and_files_are_refused_before_spark_starts(
 def test_warc_recipe_with_a_missing_path_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     err = refused(["run", str(REPO / "conf" / "fineweb.yaml"), "--set", "tracking.enabled=false", "--set", f"source.path={tmp_path}/crawl"], empty_home, capsys)
     assert f"source path does not exist: {tmp_path}/crawl" in err
+
+
+def test_an_export_into_the_checkout_is_ignored_by_git() -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or subprocess.run(["git", "-C", str(REPO), "rev-parse"], capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    assert subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", "out/shard-000000.tar"]).returncode == 0
+    assert subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", "lakehouse/exports/z_image/z_image/manifest.json"]).returncode == 0

@@ -1,6 +1,6 @@
 """Curation as SQL: a query over the signal tables → a tagged curated Iceberg table → training shards.
 
-    spark-mm curate conf/z_image_curate.sql --recipe conf/z_image.yaml --export out/ --run-id r1
+    spark-mm curate conf/z_image_curate.sql --recipe conf/z_image.yaml --export --run-id r1
 
 A curation query is plain Spark SQL over ``<ns>.samples`` and ``<ns>.signals_<stage>``;
 ``${namespace}`` and ``${catalog}`` are substituted. Every table of the namespace the query names

@@ -164,3 +164,13 @@ def test_fineweb_query(spark: SparkSession, tmp_path: Path) -> None:
     assert [(r[0], r[1]) for r in got] == [(f"t{len(flags)}", f"pii {len(flags)}")]  # only the row passing all, in English, once
     texts = [t for s in result.shards for t in pq.read_table(tmp_path / s.path).column("text").to_pylist()]
     assert len(texts) == len(set(texts)) == 1  # the exported rows have distinct texts: the dedup step applies
+
+
+def test_cli_bare_export_writes_under_the_project_home(curated, spark: SparkSession, lake_home: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from spark_mm import cli
+
+    query = str(REPO / "conf" / "z_image_curate.sql")
+    assert cli.main(["curate", query, "--namespace", NS, "--export", "--format", "parquet", "--run-id", "cur-1"]) == 0
+    manifest = lake_home / "exports" / NS / "z_image" / "manifest.json"
+    assert f"manifest {manifest}" in capsys.readouterr().out
+    assert json.loads(manifest.read_text())["counts"] == {"parquet": len(KEEP)}

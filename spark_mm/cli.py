@@ -2,7 +2,7 @@
 
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...]
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
-    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset]
+    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format jpg|png|webp]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
     spark-mm unlock NS [--set lake.catalog=...]
 """
@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     cur.add_argument("--format", dest="formats", action="append", choices=("parquet", "webdataset"), help="export format, repeatable (default: both)")
     cur.add_argument("--shard-size", type=int, default=10_000, help="target rows per shard")
+    cur.add_argument(
+        "--image-format", choices=("jpg", "png", "webp"),
+        help="re-encode WebDataset images of other formats so the export has one extension (HF datasets needs that); default: keep the bytes",
+    )
     cur.add_argument("--run-id", help="re-using an id re-exports its curated snapshot without committing again")
 
     for name, text in (("runs", "list runs from snapshot summaries (pyiceberg, no Spark)"), ("lineage", "list a table's snapshots with lineage and time-travel ids")):
@@ -180,6 +184,7 @@ def query_error_line(err: BaseException) -> str:
 def cmd_curate(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
     from spark_mm.lake.curate import ExportFormat, curate, default_name
+    from spark_mm.lake.export_images import ImageFormat
     from spark_mm.lake.identifiers import check_name
     from spark_mm.lake.lineage import new_run_id
     from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
@@ -204,11 +209,18 @@ def cmd_curate(args: argparse.Namespace) -> int:
     spark = build_session(lake, spark_settings, app_name="spark-mm curate")
     formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
     out = export_dir(args.export_dir, namespace, args.into or default_name(args.query_file))
-    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, out, formats, args.shard_size)
+    image_format = ImageFormat(args.image_format) if args.image_format else None
+    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, out, formats, args.shard_size, image_format)
     print(f"{res.table} @ {res.snapshot_id} (tag {res.tag}): {res.rows} rows{' (already committed by this run id)' if res.reused else ''}")
     print("inputs: " + ", ".join(f"{t}@{s}" for t, s in res.inputs.items()))
     if res.manifest:
         print(f"export: {len(res.shards)} shards, manifest {res.manifest}")
+        manifest = json.loads(res.manifest.read_text())
+        if len(manifest.get("image_extensions", [])) > 1:
+            exts = ", ".join(manifest["image_extensions"])
+            print(f"note: the WebDataset shards mix image extensions ({exts}): the webdataset library reads them, HF datasets does not; --image-format jpg (or png, webp) re-encodes to one")
+        if manifest.get("reencode_failures"):
+            print(f"note: {manifest['reencode_failures']} images could not be decoded for --image-format and were exported without an image member")
     return 0
 
 

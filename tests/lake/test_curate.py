@@ -109,6 +109,12 @@ def test_parquet_and_webdataset_shards(curated) -> None:  # type: ignore[no-unty
         assert table.num_rows == s["rows"]
         pq_keys += table.column("sample_id").to_pylist()
     assert sorted(pq_keys) == sorted(KEEP)
+    # HF datasets' Image feature: struct<bytes, path> plus the `huggingface` schema metadata (load_dataset("parquet") gives images)
+    first = pq.read_table(out / next(s["path"] for s in shards if s["format"] == "parquet"))
+    assert str(first.schema.field("image").type) == "struct<bytes: binary, path: string>"
+    assert json.loads(first.schema.metadata[b"huggingface"]) == {"info": {"features": {"image": {"_type": "Image"}}}}
+    assert Image.open(io.BytesIO(first.column("image").combine_chunks().field("bytes")[0].as_py())).size[0] >= 256
+    assert manifest["image_format"] == "keep" and manifest["image_extensions"] == ["jpg", "png"] and manifest["reencode_failures"] == 0
     members: dict[str, bytes] = {}
     for s in (s for s in shards if s["format"] == "webdataset"):
         with tarfile.open(out / s["path"]) as tar:
@@ -133,6 +139,20 @@ def test_retry_commits_nothing_and_re_exports(curated, spark: SparkSession, tmp_
     assert spark.sql(f"SELECT count(*) FROM {first.table}.snapshots").first()[0] == n_snapshots
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert [s["path"] for s in manifest["shards"]] == ["shard-000000.tar"] and manifest["counts"] == {"webdataset": len(KEEP)}
+
+
+def test_image_format_re_encodes_to_one_extension(curated, spark: SparkSession, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from spark_mm.lake.export_images import ImageFormat
+
+    curate(spark, SETTINGS, NS, REPO / "conf" / "z_image_curate.sql", "cur-1", export_dir=tmp_path, formats=(ExportFormat.WEBDATASET,), image_format=ImageFormat.PNG)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["image_format"] == "png" and manifest["image_extensions"] == ["png"] and manifest["reencode_failures"] == 0
+    with tarfile.open(tmp_path / "shard-000000.tar") as tar:
+        members = {n: tar.extractfile(n).read() for n in tar.getnames()}  # type: ignore[union-attr]
+    images = {n: b for n, b in members.items() if not n.endswith((".json", ".txt"))}
+    assert set(images) == {f"{k}.png" for k in KEEP}  # the JPEGs a02, a08 re-encoded; the PNGs kept byte for byte
+    assert all(Image.open(io.BytesIO(b)).format == "PNG" for b in images.values())
+    assert {n.rsplit(".", 1)[0] for n in members} == KEEP and len(members) == 3 * len(KEEP)  # every sample: same three members
 
 
 def test_same_run_id_with_another_query_is_refused(curated, spark: SparkSession, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +190,10 @@ def test_cli_bare_export_writes_under_the_project_home(curated, spark: SparkSess
     from spark_mm import cli
 
     query = str(REPO / "conf" / "z_image_curate.sql")
-    assert cli.main(["curate", query, "--namespace", NS, "--export", "--format", "parquet", "--run-id", "cur-1"]) == 0
+    assert cli.main(["curate", query, "--namespace", NS, "--export", "--run-id", "cur-1"]) == 0
     manifest = lake_home / "exports" / NS / "z_image" / "manifest.json"
-    assert f"manifest {manifest}" in capsys.readouterr().out
-    assert json.loads(manifest.read_text())["counts"] == {"parquet": len(KEEP)}
+    out = capsys.readouterr().out
+    assert f"manifest {manifest}" in out and "note: the WebDataset shards mix image extensions (jpg, png)" in out
+    assert json.loads(manifest.read_text())["counts"] == {"parquet": len(KEEP), "webdataset": len(KEEP)}
+    assert cli.main(["curate", query, "--namespace", NS, "--export", "--run-id", "cur-1", "--format", "webdataset", "--image-format", "jpg"]) == 0
+    assert "note:" not in capsys.readouterr().out and json.loads(manifest.read_text())["image_extensions"] == ["jpg"]

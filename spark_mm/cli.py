@@ -1,8 +1,8 @@
 """The ``spark-mm`` command: run recipes and query the lake.
 
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...]
-    spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...]
-    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export DIR] [--format parquet|webdataset]
+    spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
+    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format jpg|png|webp]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
     spark-mm unlock NS [--set lake.catalog=...]
     spark-mm analyze NS.TABLE [--columns C ...] / spark-mm suggest --k 3 RECIPE [--out FILE]
@@ -14,10 +14,12 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
-from spark_mm.errors import SparkMMError
+from spark_mm.errors import QueryError, SparkMMError
 
+DEFAULT_EXPORT = ""  # ``--export`` given without a directory: see export_dir()
 DEFAULT_RECIPES = {"z_image": "conf/z_image.yaml", "refinedweb": "conf/refinedweb.yaml", "fineweb": "conf/fineweb.yaml"}
 
 
@@ -39,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "json"), default="table")
     sql.add_argument("--limit", type=int, default=1000, help="rows to print at most")
     sql.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings, e.g. --set lake.catalog=prod")
+    sql.add_argument("--verbose", action="store_true", help="on a query error, also print Spark's full trace")
 
     cur = sub.add_parser("curate", help="run a curation query into a tagged curated table; export shards")
     cur.add_argument("query_file", help="SQL file over the signal tables (${namespace}, ${catalog} substituted)")
@@ -46,9 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--namespace", help="namespace of the input tables (default: the recipe's)")
     cur.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="recipe keys with --recipe; else lake.*, spark.*, namespace")
     cur.add_argument("--into", help="curated table <ns>.curated_<INTO> (default: query file name without _curate)")
-    cur.add_argument("--export", dest="export_dir", help="write shards and manifest.json into this directory")
+    cur.add_argument(
+        "--export", dest="export_dir", nargs="?", const=DEFAULT_EXPORT, metavar="DIR",
+        help="write shards and manifest.json into DIR; without DIR into <home>/exports/<namespace>/<name> (outside the checkout's sources)",
+    )
     cur.add_argument("--format", dest="formats", action="append", choices=("parquet", "webdataset"), help="export format, repeatable (default: both)")
     cur.add_argument("--shard-size", type=int, default=10_000, help="target rows per shard")
+    cur.add_argument(
+        "--image-format", choices=("jpg", "png", "webp"),
+        help="re-encode WebDataset images of other formats so the export has one extension (HF datasets needs that); default: keep the bytes",
+    )
     cur.add_argument("--run-id", help="re-using an id re-exports its curated snapshot without committing again")
 
     for name, text in (("runs", "list runs from snapshot summaries (pyiceberg, no Spark)"), ("lineage", "list a table's snapshots with lineage and time-travel ids")):
@@ -184,19 +194,47 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
 
     lake, spark_settings = _lake_and_spark(args.overrides)
+    from pyspark.errors import PySparkException
+
     spark = build_session(lake, spark_settings, app_name="spark-mm sql")
-    frame = spark.sql(args.query)
-    if args.format == "json":
-        for row in frame.limit(args.limit).toJSON().collect():
-            print(row)
-    else:
-        frame.show(args.limit, truncate=80)
+    _query_context_logs(enabled=args.verbose)
+    try:
+        frame = spark.sql(args.query)
+        if args.format == "json":
+            for row in frame.limit(args.limit).toJSON().collect():
+                print(row)
+        else:
+            frame.show(args.limit, truncate=80)
+    except PySparkException as err:  # a typo is the user's, not a crash: Spark's first line, the trace on --verbose
+        if args.verbose:
+            traceback.print_exc()
+        raise QueryError(query_error_line(err)) from None
     return 0
+
+
+def _query_context_logs(enabled: bool) -> None:
+    """PySpark logs every analysis error with its JVM trace as JSON (~14 KB) when the error is made;
+    the one ``error:`` line replaces that unless ``--verbose``."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = not enabled
+
+
+def query_error_line(err: BaseException) -> str:
+    """The first line of Spark's message (error class, text, "Did you mean ...", position), without the plan.
+
+    >>> query_error_line(Exception("[UNRESOLVED_COLUMN] `x` cannot be resolved. SQLSTATE: 42703; line 1 pos 7;\\n'Project [x]"))
+    '[UNRESOLVED_COLUMN] `x` cannot be resolved. SQLSTATE: 42703; line 1 pos 7 (--verbose shows the trace)'
+    """
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return first.rstrip(";") + " (--verbose shows the trace)"
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
-    from spark_mm.lake.curate import ExportFormat, curate
+    from spark_mm.lake.curate import ExportFormat, curate, default_name
+    from spark_mm.lake.export_images import ImageFormat
     from spark_mm.lake.identifiers import check_name
     from spark_mm.lake.lineage import new_run_id
     from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
@@ -220,12 +258,32 @@ def cmd_curate(args: argparse.Namespace) -> int:
         raise SparkMMError(f"curation query file not found: {args.query_file}")
     spark = build_session(lake, spark_settings, app_name="spark-mm curate")
     formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
-    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, args.export_dir, formats, args.shard_size)
+    out = export_dir(args.export_dir, namespace, args.into or default_name(args.query_file))
+    image_format = ImageFormat(args.image_format) if args.image_format else None
+    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, out, formats, args.shard_size, image_format)
     print(f"{res.table} @ {res.snapshot_id} (tag {res.tag}): {res.rows} rows{' (already committed by this run id)' if res.reused else ''}")
     print("inputs: " + ", ".join(f"{t}@{s}" for t, s in res.inputs.items()))
     if res.manifest:
         print(f"export: {len(res.shards)} shards, manifest {res.manifest}")
+        manifest = json.loads(res.manifest.read_text())
+        if len(manifest.get("image_extensions", [])) > 1:
+            exts = ", ".join(manifest["image_extensions"])
+            print(f"note: the WebDataset shards mix image extensions ({exts}): the webdataset library reads them, HF datasets does not; --image-format jpg (or png, webp) re-encodes to one")
+        if manifest.get("reencode_failures"):
+            print(f"note: {manifest['reencode_failures']} images could not be decoded for --image-format and were exported without an image member")
     return 0
+
+
+def export_dir(flag: str | None, namespace: str, name: str) -> Path | None:
+    """Where ``--export`` writes: the given directory, or ``<home>/exports/<namespace>/<name>`` for a bare ``--export``.
+
+    The default sits in the project home (ignored by git, beside the catalog), not in the checkout.
+    """
+    from spark_mm.paths import home
+
+    if flag is None:
+        return None
+    return home() / "exports" / namespace / name if flag == DEFAULT_EXPORT else Path(flag)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -28,6 +28,10 @@ class StageCountMismatch(SparkMMError):
     """A stage wrote a different number of rows than it read: a record went missing or doubled."""
 
 
+class QueryError(SparkMMError):
+    """A Spark SQL query given on the command line does not parse, resolve or run; Spark's message, cut to its first line."""
+
+
 class SourceError(SparkMMError):
     """A source cannot be read at all (missing path, no files). Bad records are error rows instead."""
 

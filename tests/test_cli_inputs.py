@@ -87,3 +87,94 @@ def test_url_filter_without_datatrove_fails_at_recipe_validation_with_the_instal
 
 def test_curate_with_a_missing_query_file_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "curation query file not found" in refused(["curate", "/nonexistent_curate.sql", "--namespace", "z_image"], empty_home, capsys)
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["runs", "--namespace", "z_image"], ["lineage", "z_image.samples"]])
+def test_read_only_commands_without_a_catalog_name_the_home_and_the_fix(argv: list[str], empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(argv, empty_home, capsys)
+    assert err.count("\n") == 1, err
+    assert f"no catalog at {empty_home / 'catalog.db'} (project home {empty_home} (SPARK_MM_HOME))" in err and "set SPARK_MM_HOME" in err
+
+
+def test_default_home_is_said_to_be_under_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from spark_mm.errors import ConfigError
+    from spark_mm.lake.settings import LakeSettings
+
+    monkeypatch.delenv("SPARK_MM_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"default: \./lakehouse under the current directory; SPARK_MM_HOME overrides it"):
+        LakeSettings().pyiceberg_properties()  # the README's pyiceberg snippet
+    assert cli.main(["runs"]) == 2 and f"no catalog at {tmp_path / 'lakehouse' / 'catalog.db'}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [], "a read-only command created a lakehouse"
+
+
+@pytest.fixture()
+def parquet_dir(tmp_path: Path) -> Path:
+    """A Parquet source with WebDataset-style column names (jpg, txt) and one non-Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.table({"key": ["a"], "jpg": [b"\xff\xd8\xff"], "txt": ["a caption"], "caption": ["c"]}), data / "part-0.parquet")
+    (data / "notes.txt").write_text("not parquet")
+    return data
+
+
+def _parquet_run(path: Path | str, *sets: str) -> list[str]:
+    argv = ["run", str(REPO / "conf" / "z_image.yaml"), "--set", "tracking.enabled=false", "--set", "source.type=parquet", "--set", f"source.path={path}"]
+    for s in sets:
+        argv += ["--set", s]
+    return argv
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        (["source.image_column=image"], "source.image_column 'image' is not a column of {file}; columns: key, jpg, txt, caption: did you mean --set source.image_column=jpg?"),
+        (["source.image_column=jpg", "source.caption_column=captoin"], "source.caption_column 'captoin' is not a column of {file}; columns: key, jpg, txt, caption: did you mean --set source.caption_column=caption?"),
+        (["source.image_column=txt"], "source.image_column 'txt' is string in {file}; expected binary or a struct with a 'bytes' field: did you mean --set source.image_column=jpg?"),
+    ],
+)
+def test_parquet_columns_are_checked_before_spark_starts_with_a_suggestion(
+    sets: list[str], expected: str, parquet_dir: Path, empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = refused(_parquet_run(parquet_dir, *sets), empty_home, capsys)
+    assert expected.format(file=parquet_dir / "part-0.parquet") in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (["source.type=parquet", "source.path={tmp}/missing"], "source path does not exist: {tmp}/missing"),
+        (["source.type=parquet", "source.path={tmp}/empty"], "no .parquet files found at {tmp}/empty"),
+        (["source.type=image_files", "source.path={tmp}/empty"], "no .jpg/.jpeg/"),
+        (["source.type=jsonl", "source.path={tmp}/missing.jsonl"], "source path does not exist: {tmp}/missing.jsonl"),
+        (["source.type=parquet", "source.path={tmp}/data/*.parquet", "source.image_column=image"], "did you mean --set source.image_column=jpg?"),
+    ],
+)
+def test_missing_paths_and_files_are_refused_before_spark_starts(
+    source: list[str], expected: str, parquet_dir: Path, empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp = parquet_dir.parent
+    (tmp / "empty").mkdir()
+    argv = ["run", str(REPO / "conf" / "z_image.yaml"), "--set", "tracking.enabled=false"]
+    for s in source:
+        argv += ["--set", s.format(tmp=tmp)]
+    err = refused(argv, empty_home, capsys)
+    assert expected.format(tmp=tmp) in err, err
+
+
+def test_warc_recipe_with_a_missing_path_is_refused_before_spark_starts(empty_home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    err = refused(["run", str(REPO / "conf" / "fineweb.yaml"), "--set", "tracking.enabled=false", "--set", f"source.path={tmp_path}/crawl"], empty_home, capsys)
+    assert f"source path does not exist: {tmp_path}/crawl" in err
+
+
+def test_an_export_into_the_checkout_is_ignored_by_git() -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or subprocess.run(["git", "-C", str(REPO), "rev-parse"], capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    assert subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", "out/shard-000000.tar"]).returncode == 0
+    assert subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", "lakehouse/exports/z_image/z_image/manifest.json"]).returncode == 0

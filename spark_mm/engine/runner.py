@@ -36,6 +36,7 @@ from spark_mm.lake.lineage import Lineage, new_run_id
 from spark_mm.lake.tables import Commit, Lake
 from spark_mm.ops.base import Resource
 from spark_mm.recipe import LoadedRecipe, stage_resource
+from spark_mm.sources.precheck import precheck
 from spark_mm.sources.record_files import SAMPLES_DDL
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Runner:
         self.recipe = loaded.recipe
         self.recompute = recompute_targets(self.recipe, recompute)  # validated before Spark starts
         self.run_id = run_id or new_run_id()
+        precheck(self.recipe.source)  # path, files, columns: refused before Spark starts and before any table exists
         self.spark = spark or build_session(self.recipe.lake, self.recipe.spark, app_name=f"spark-mm {self.recipe.job} {self.run_id}")
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
         self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver

@@ -1,6 +1,6 @@
 """Curation as SQL: a query over the signal tables → a tagged curated Iceberg table → training shards.
 
-    spark-mm curate conf/z_image_curate.sql --recipe conf/z_image.yaml --export out/ --run-id r1
+    spark-mm curate conf/z_image_curate.sql --recipe conf/z_image.yaml --export --run-id r1
 
 A curation query is plain Spark SQL over ``<ns>.samples`` and ``<ns>.signals_<stage>``;
 ``${namespace}`` and ``${catalog}`` are substituted. Every table of the namespace the query names
@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_mm.errors import ConfigError
+from spark_mm.lake.export_images import ImageFormat, hf_image_batch, reencode
 from spark_mm.lake.identifiers import check_run_id, quote_identifier
 from spark_mm.lake.lineage import PREFIX, Lineage, code_version
 from spark_mm.lake.settings import LakeSettings
@@ -52,6 +53,10 @@ _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif":
 # Text that becomes ``{key}.txt``: the first of these columns the curated table has.
 TEXT_COLUMNS = ("caption", "text", "txt_content")
 MANIFEST = "manifest.json"
+# 64-bit hash columns (bigint, or array<bigint> of band hashes): hex strings in ``{key}.json``, since
+# JSON readers (jq, JavaScript) hold numbers as doubles and round integers past 2^53.
+HASH64_SUFFIXES = ("_phash", "_dhash", "_ahash", "_whash", "_minhash_bands")
+_U64 = (1 << 64) - 1
 
 
 class ExportFormat(str, Enum):
@@ -243,6 +248,40 @@ def _json_value(value: object) -> object:
     return value
 
 
+def hash64_columns(schema: T.StructType) -> frozenset[str]:
+    """Columns holding 64-bit hashes: a name ending in one of ``HASH64_SUFFIXES`` and type bigint or array<bigint>."""
+    out = set()
+    for f in schema.fields:
+        t = f.dataType.elementType if isinstance(f.dataType, T.ArrayType) else f.dataType
+        if isinstance(t, T.LongType) and f.name.endswith(HASH64_SUFFIXES):
+            out.add(f.name)
+    return frozenset(out)
+
+
+def hash_hex(value: int | None) -> str | None:
+    """A signed 64-bit hash as imagehash prints it: 16 lower-case hex digits of the unsigned value.
+
+    >>> hash_hex(-1), hash_hex(0x3C3C), hash_hex(None)
+    ('ffffffffffffffff', '0000000000003c3c', None)
+    """
+    return None if value is None else format(value & _U64, "016x")
+
+
+def json_document(row: dict[str, object], hash_cols: frozenset[str]) -> dict[str, object]:
+    """The ``{key}.json`` object of one row: JSON-safe values, 64-bit hashes as hex strings.
+
+    >>> json_document({"img_phash": -2, "img_bytes": 9, "b": [5]}, frozenset({"img_phash", "b"}))
+    {'img_phash': 'fffffffffffffffe', 'img_bytes': 9, 'b': ['0000000000000005']}
+    """
+    doc = {}
+    for k, v in row.items():
+        if k in hash_cols:
+            doc[k] = [hash_hex(x) for x in v] if isinstance(v, list) else hash_hex(v)  # type: ignore[arg-type]
+        else:
+            doc[k] = _json_value(v)
+    return doc
+
+
 def json_columns(schema: T.StructType) -> list[str]:
     """Columns that go into ``{key}.json``: every column but binary payloads and numeric vectors (embeddings)."""
     out = []
@@ -290,11 +329,21 @@ _MANIFEST_SCHEMA = T.StructType(
         T.StructField("bytes", T.LongType()),
         T.StructField("first_key", T.StringType()),
         T.StructField("last_key", T.StringType()),
+        T.StructField("image_extensions", T.StringType()),  # webdataset: comma-separated, sorted
+        T.StructField("reencode_failures", T.LongType()),
     ]
 )
 
 
-def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: list[str], text_col: str | None, has_image: bool):  # type: ignore[no-untyped-def]
+def _shard_writer(  # type: ignore[no-untyped-def]
+    staging: str,
+    formats: tuple[ExportFormat, ...],
+    json_cols: list[str],
+    hash_cols: frozenset[str],
+    text_col: str | None,
+    has_image: bool,
+    image_format: ImageFormat | None,
+):
     """The per-task function of ``mapInArrow``: write this partition as one shard per format."""
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -304,6 +353,8 @@ def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: li
         part = TaskContext.get().partitionId()
         base = os.path.join(staging, f"part-{part:06d}")
         rows, first, last = 0, None, None
+        extensions: set[str] = set()
+        failures = 0
         pq_writer = None
         tar = tarfile.open(base + ".tar", "w") if ExportFormat.WEBDATASET in formats else None
         try:
@@ -311,9 +362,10 @@ def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: li
                 if batch.num_rows == 0:
                     continue
                 if ExportFormat.PARQUET in formats:
+                    hf = hf_image_batch(batch) if has_image else batch
                     if pq_writer is None:
-                        pq_writer = pq.ParquetWriter(base + ".parquet", batch.schema, compression="zstd")
-                    pq_writer.write_batch(batch)
+                        pq_writer = pq.ParquetWriter(base + ".parquet", hf.schema, compression="zstd")
+                    pq_writer.write_batch(hf)
                 keys = batch.column(KEY_COLUMN).to_pylist()
                 first = first if first is not None else keys[0]
                 last = keys[-1]
@@ -325,11 +377,16 @@ def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: li
                 images = batch.column("image").to_pylist() if has_image else [None] * batch.num_rows
                 fmts = batch.column("img_format").to_pylist() if "img_format" in batch.schema.names else [None] * batch.num_rows
                 for key, m, text, image, fmt in zip(keys, meta, texts, images, fmts):
+                    ext = image_extension(fmt, image) if image is not None else None
+                    if image is not None and image_format is not None and ext != image_format.value:
+                        image, ext = reencode(image, image_format), image_format.value
+                        failures += image is None
                     if image is not None:
-                        _add_file(tar, f"{key}.{image_extension(fmt, image)}", image)
+                        extensions.add(ext)  # type: ignore[arg-type]
+                        _add_file(tar, f"{key}.{ext}", image)
                     if text is not None:
                         _add_file(tar, f"{key}.txt", text.encode("utf-8"))
-                    doc = {k: _json_value(v) for k, v in m.items()}
+                    doc = json_document(m, hash_cols)
                     _add_file(tar, f"{key}.json", json.dumps(doc, sort_keys=True, ensure_ascii=False, allow_nan=False).encode("utf-8"))
         finally:
             if tar is not None:
@@ -343,10 +400,12 @@ def _shard_writer(staging: str, formats: tuple[ExportFormat, ...], json_cols: li
                 if os.path.exists(path):
                     os.remove(path)
                 continue
-            out.append((os.path.basename(path), fmt.value, rows, os.path.getsize(path), first, last))
+            exts, failed = (",".join(sorted(extensions)), failures) if fmt is ExportFormat.WEBDATASET else ("", 0)
+            out.append((os.path.basename(path), fmt.value, rows, os.path.getsize(path), first, last, exts, failed))
         cols = list(zip(*out)) if out else [[] for _ in _MANIFEST_SCHEMA.fields]
+        types = (pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.int64())
         yield pa.RecordBatch.from_arrays(
-            [pa.array(list(c), type=t) for c, t in zip(cols, (pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.string()))],
+            [pa.array(list(c), type=t) for c, t in zip(cols, types)],
             names=[f.name for f in _MANIFEST_SCHEMA.fields],
         )
 
@@ -359,6 +418,7 @@ def export(
     formats: tuple[ExportFormat, ...],
     shard_size: int,
     meta: dict[str, object],
+    image_format: ImageFormat | None = None,
 ) -> tuple[Path, tuple[Shard, ...]]:
     """Write ``frame`` as Parquet and/or WebDataset shards of about ``shard_size`` rows, and a manifest.
 
@@ -366,7 +426,8 @@ def export(
     ``shard-000000.{parquet,tar}`` in key order; a previous export's shards (listed in its manifest)
     are replaced, and the manifest is written last, so a reader never sees a half-written export.
     The directory must be visible to executors and driver alike (local disk in local mode, or a
-    shared mount).
+    shared mount). ``image_format`` re-encodes WebDataset images of another extension
+    (``spark_mm/lake/export_images.py``); None keeps every payload as it is.
 
     Returns:
         The manifest path and the shards.
@@ -384,7 +445,7 @@ def export(
     n_shards = max(1, math.ceil(rows / shard_size))
     text_col = next((c for c in TEXT_COLUMNS if c in frame.columns), None)
     has_image = "image" in frame.columns and isinstance(frame.schema["image"].dataType, T.BinaryType)
-    write = _shard_writer(str(staging), formats, json_columns(frame.schema), text_col, has_image)
+    write = _shard_writer(str(staging), formats, json_columns(frame.schema), hash64_columns(frame.schema), text_col, has_image, image_format)
     parts = frame.repartitionByRange(n_shards, KEY_COLUMN).sortWithinPartitions(KEY_COLUMN)
     written = parts.mapInArrow(write, _MANIFEST_SCHEMA).collect()  # one small row per shard and format
 
@@ -409,6 +470,10 @@ def export(
         "counts": {f.value: sum(s.rows for s in shards if s.format is f) for f in formats},
         "shards": [{**s.__dict__, "format": s.format.value} for s in shards],
     }
+    if ExportFormat.WEBDATASET in formats:
+        manifest["image_format"] = image_format.value if image_format else "keep"
+        manifest["image_extensions"] = sorted({e for r in written if r["format"] == "webdataset" for e in (r["image_extensions"] or "").split(",") if e})
+        manifest["reencode_failures"] = sum(r["reencode_failures"] or 0 for r in written if r["format"] == "webdataset")
     for fmt in formats:
         if manifest["counts"][fmt.value] != rows:  # type: ignore[index]
             raise ConfigError(f"export wrote {manifest['counts'][fmt.value]} {fmt.value} rows, expected {rows}")  # type: ignore[index]
@@ -429,6 +494,7 @@ def curate(
     export_dir: str | Path | None = None,
     formats: tuple[ExportFormat, ...] = (ExportFormat.PARQUET, ExportFormat.WEBDATASET),
     shard_size: int = 10_000,
+    image_format: ImageFormat | None = None,
 ) -> CurateResult:
     """Run the query file into the curated table and export the tagged snapshot when asked.
 
@@ -452,5 +518,5 @@ def curate(
         "query_sha256": result.query_sha256,
         "inputs": {f"{settings.catalog}.{namespace}.{t}": s for t, s in result.inputs.items()},
     }
-    manifest, shards = export(curation.read(result.snapshot_id), export_dir, formats, shard_size, meta)
+    manifest, shards = export(curation.read(result.snapshot_id), export_dir, formats, shard_size, meta, image_format)
     return dataclasses.replace(result, manifest=manifest, shards=shards)

@@ -161,6 +161,7 @@ def runs(namespace: str | None = None, settings: LakeSettings | None = None, cat
     catalog = catalog or open_catalog(settings)
     namespaces = [(namespace,)] if namespace else catalog.list_namespaces()
     found: dict[str, RunInfo] = {}
+    stage_first: dict[tuple[str, str], tuple[str, int]] = {}  # (run, stage) -> (first commit time, its sequence number)
     for ns in namespaces:
         try:
             identifiers = catalog.list_tables(ns)
@@ -168,7 +169,9 @@ def runs(namespace: str | None = None, settings: LakeSettings | None = None, cat
             raise ConfigError(f"namespace {'.'.join(ns)!r}: {err}") from None
         for ident in sorted(i for i in identifiers if not is_lease_table(i[-1])):
             name = ".".join(ident)
-            for snap in table_snapshots(catalog.load_table(ident), name, settings.catalog):
+            table = catalog.load_table(ident)
+            sequence = {s.snapshot_id: s.sequence_number or 0 for s in table.metadata.snapshots}
+            for snap in table_snapshots(table, name, settings.catalog):
                 if snap.run_id is None or snap.status == "other":
                     continue
                 info = found.setdefault(snap.run_id, RunInfo(snap.run_id))
@@ -177,14 +180,17 @@ def runs(namespace: str | None = None, settings: LakeSettings | None = None, cat
                     continue
                 info.job = info.job or snap.lineage.get("job")
                 stage = snap.lineage.get("stage")
-                if stage and stage not in info.stages:
-                    info.stages.append(stage)
+                if stage:
+                    at = (snap.committed_at, sequence[snap.snapshot_id])
+                    stage_first[(snap.run_id, stage)] = min(stage_first.get((snap.run_id, stage), at), at)
                 if name not in info.tables:
                     info.tables.append(name)
                 info.snapshot_ids.append(snap.snapshot_id)
                 info.added_records += snap.added_records or 0
                 info.first_commit = min(info.first_commit or snap.committed_at, snap.committed_at)
                 info.last_commit = max(info.last_commit, snap.committed_at)
+    for (run_id, stage), _ in sorted(stage_first.items(), key=lambda item: item[1]):
+        found[run_id].stages.append(stage)  # run order: by each stage's first commit, not by table name
     return sorted(found.values(), key=lambda r: (r.first_commit or "~", r.run_id))
 
 

@@ -16,7 +16,7 @@ from urllib.request import url2pathname
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spark_mm.errors import ConfigError
-from spark_mm.paths import home
+from spark_mm.paths import describe_home, home
 
 
 class CatalogType(str, Enum):
@@ -89,8 +89,34 @@ class LakeSettings(BaseModel):
         if wh.startswith("file:"):
             Path(url2pathname(urlparse(wh).path)).mkdir(parents=True, exist_ok=True)
 
+    def require_existing(self) -> None:
+        """Refuse to read an embedded catalog that does not exist yet, naming where it was looked for.
+
+        pyiceberg's ``SqlCatalog`` would otherwise create an empty catalog (or fail with a long
+        "unable to open database file" trace when the folder is missing): read-only commands
+        (``runs``, ``lineage``, the pyiceberg snippet) must say where they looked instead.
+
+        Raises:
+            ConfigError: the SQLite catalog file is absent; names the path, the home and the fix.
+        """
+        uri = self.resolved_uri() or ""
+        if not uri.startswith("jdbc:sqlite:"):
+            return
+        path = Path(uri.removeprefix("jdbc:sqlite:"))
+        if not path.is_file():
+            where = f"project home {describe_home()}" if self.uri is None else f"lake.uri {self.uri}"
+            raise ConfigError(
+                f"no catalog at {path} ({where}): set SPARK_MM_HOME to the lakehouse folder your runs wrote "
+                "(e.g. SPARK_MM_HOME=/path/to/checkout/lakehouse), or run a job first"
+            )
+
     def pyiceberg_properties(self) -> dict[str, str]:
-        """Properties for ``pyiceberg.catalog.load_catalog`` that open the same catalog."""
+        """Properties for ``pyiceberg.catalog.load_catalog`` that open the same, existing catalog.
+
+        Raises:
+            ConfigError: an embedded SQLite catalog does not exist (see :meth:`require_existing`).
+        """
+        self.require_existing()
         uri = self.resolved_uri() or ""
         if self.type is CatalogType.JDBC and uri.startswith("jdbc:sqlite:"):
             return {"type": "sql", "uri": "sqlite:///" + uri.removeprefix("jdbc:sqlite:"), "warehouse": self.resolved_warehouse()}

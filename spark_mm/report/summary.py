@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spark_mm.engine.runner import RunResult
+from spark_mm.paths import describe_home
 
 
 def format_summary(result: RunResult, warehouse: str) -> str:
@@ -15,5 +16,6 @@ def format_summary(result: RunResult, warehouse: str) -> str:
     for stage, ops in result.skipped_models.items():
         lines.append(f"!! SKIPPED MODELS in stage {stage}: {', '.join(ops)} -- weights not found (on_missing: skip); their columns are null")
     lines.append(f"tables live in catalog '{result.catalog}', warehouse {warehouse}")
+    lines.append(f"project home: {describe_home()}")
     lines.append(f"query them: spark-mm sql \"SELECT * FROM {result.namespace}.signals_<stage> LIMIT 5\"")
     return "\n".join(lines)

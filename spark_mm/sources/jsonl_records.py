@@ -11,9 +11,12 @@ from spark_mm.sources.warc_records import FILE_ERROR
 
 
 def iter_jsonl_records(path: str, *, text_column: str, id_column: str | None, url_column: str | None) -> Iterator[dict[str, Any]]:
-    """Yield one bronze row per line of a .jsonl / .jsonl.gz file (``source_offset`` = line number).
+    """Yield one bronze row per line of a .jsonl / .jsonl.gz file.
 
-    A line whose ``id_column`` is missing or null is an error row (its id is then positional).
+    ``source_offset`` is the 0-based line index (an offset, like a Parquet row index; it feeds the
+    positional id, so it never changes), while messages name the 1-based line number an editor
+    shows (``line 11`` for the 11th line). A line whose ``id_column`` is missing or null is an
+    error row (its id is then positional).
     """
     opener = gzip.open if path.endswith(".gz") else open
     try:
@@ -27,12 +30,13 @@ def iter_jsonl_records(path: str, *, text_column: str, id_column: str | None, ur
 
 
 def _row(line: bytes, lineno: int, text_column: str, id_column: str | None, url_column: str | None) -> dict[str, Any]:
+    where = f"line {lineno + 1}"  # 1-based, as editors, ``sed -n 11p`` and ``jq`` error messages count
     try:
         doc = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return {"source_offset": lineno, "ingest_error": f"line {lineno}: invalid JSON: {err}"}
+        return {"source_offset": lineno, "ingest_error": f"{where}: invalid JSON: {err}"}
     if not isinstance(doc, dict):
-        return {"source_offset": lineno, "ingest_error": f"line {lineno}: expected an object, got {type(doc).__name__}"}
+        return {"source_offset": lineno, "ingest_error": f"{where}: expected an object, got {type(doc).__name__}"}
     text = doc.get(text_column)
     row: dict[str, Any] = {
         "source_offset": lineno,
@@ -43,8 +47,8 @@ def _row(line: bytes, lineno: int, text_column: str, id_column: str | None, url_
     }
     errors = []
     if not isinstance(text, str):
-        errors.append(f"line {lineno}: field {text_column!r} missing or not a string")
+        errors.append(f"{where}: field {text_column!r} missing or not a string")
     if id_column and row["source_record_id"] is None:
-        errors.append(f"line {lineno}: id column {id_column!r} missing or null")
+        errors.append(f"{where}: id column {id_column!r} missing or null")
     row["ingest_error"] = "; ".join(errors) or None
     return row

@@ -106,3 +106,20 @@ def test_cli_without_spark(commits: dict[str, int], lake_home: Path) -> None:
     assert probe["rc"] == 0 and probe["spark"] is False
     assert str(commits["r1.signals"]) in out and f"SELECT * FROM lake.{NS}.signals_toy VERSION AS OF {commits['r1.signals']}" in out
     assert time.monotonic() - start < 60  # two interpreter starts; a JVM start alone takes longer on loaded CI
+
+
+def test_runs_lists_stages_in_commit_order_not_by_table_name(tmp_path: Path) -> None:
+    """pyiceberg alone (no Spark): tables whose names sort against the run order (dedup_ < samples < signals_)."""
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    catalog = SqlCatalog("lake", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=(tmp_path / "wh").as_uri())
+    catalog.create_namespace("order")
+    rows = pa.table({"sample_id": pa.array(["a"], pa.string())})
+    for table, stage in (("samples", "ingest"), ("signals_zeta", "zeta"), ("signals_alpha", "alpha"), ("dedup_text", "dedup_text")):
+        t = catalog.create_table(("order", table), schema=rows.schema)
+        t.append(rows, snapshot_properties={"spark-mm.run-id": "r1", "spark-mm.stage": stage, "spark-mm.job": "toy"})
+        time.sleep(0.01)  # distinct commit milliseconds
+    (found,) = inspect.runs("order", catalog=catalog)
+    assert found.stages == ["ingest", "zeta", "alpha", "dedup_text"]
+    assert "ingest,zeta,alpha,dedup_text" in inspect.format_runs([found])

@@ -51,7 +51,10 @@ def digest(frame: DataFrame, ns: str, name: str) -> DataFrame:
 
 
 def tables(spark: SparkSession, ns: str) -> set[str]:
-    return {r["tableName"] for r in spark.sql(f"SHOW TABLES IN lake.{ns}").collect() if not r["isTemporary"]}
+    """The namespace's data tables (not the run lease's, which hold no rows and name their run)."""
+    from spark_mm.lake.lease import is_lease_table
+
+    return {r["tableName"] for r in spark.sql(f"SHOW TABLES IN lake.{ns}").collect() if not r["isTemporary"] and not is_lease_table(r["tableName"])}
 
 
 @pytest.mark.cluster

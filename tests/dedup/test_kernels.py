@@ -11,15 +11,7 @@ from spark_mm import _native
 from spark_mm.ops.dedup_keys import ImgExactKey, ImgExactKeyParams, UrlKey, UrlKeyParams
 from spark_mm.ops.dedup_minhash import TxtMinhash, TxtMinhashParams
 from spark_mm.ops.registry import operators
-from tests.dedup.conftest import mutate, random_doc
-
-
-def shingles(text: str, n: int = 5) -> set[str]:
-    norm = pa.array(_native.txt_dedup_normalize(pa.array([text])))[0].as_py()
-    words = norm.split(" ") if norm else []
-    if len(words) < n:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+from tests.dedup.conftest import mutate, random_doc, shingles
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

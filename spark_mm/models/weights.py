@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict
 
 from spark_mm.errors import ConfigError, MissingDependency, WeightsNotFound
+from spark_mm.hashing import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -232,11 +233,7 @@ def file_digest(path: Path) -> str:
     with _digest_lock:
         if memo_key in _digest_memo:
             return _digest_memo[memo_key]
-    h = hashlib.sha256()
-    with open(real, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = sha256_file(real)
     with _digest_lock:
         _digest_memo[memo_key] = digest
     return digest

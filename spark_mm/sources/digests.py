@@ -8,13 +8,12 @@ source lists twice under different names (the same bytes) is read only once.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-_CHUNK = 1 << 20
+from spark_mm.hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -25,15 +24,6 @@ class FileDigest:
     sha256: str
     size: int
     footer_error: str | None = None
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while buf := fh.read(_CHUNK):
-            h.update(buf)
-    return h.hexdigest()
 
 
 def _probe(path: str, check_parquet: bool) -> FileDigest:

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from spark_mm.errors import SourceError
-from spark_mm.sources.digests import sha256_file
+from spark_mm.hashing import sha256_file
 from spark_mm.sources.ids import error_id, position_id, record_id
 from spark_mm.sources.reader import read_source
 from spark_mm.sources.specs import HuggingFaceSource, JsonlSource, ParquetSource

@@ -13,7 +13,8 @@ from warcio.warcwriter import WARCWriter
 
 from spark_mm import recipe as recipes
 from spark_mm.errors import RecipeError
-from spark_mm.sources.digests import FileDigest, distinct_contents, sha256_file
+from spark_mm.hashing import sha256_file
+from spark_mm.sources.digests import FileDigest, distinct_contents
 from spark_mm.sources.ids import error_id, position_id, record_id
 from spark_mm.sources.jsonl_records import iter_jsonl_records
 from spark_mm.sources.reader import SOURCE_READERS

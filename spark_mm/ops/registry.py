@@ -25,6 +25,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.model_aesthetic",
     "spark_mm.ops.model_aigc",
     "spark_mm.ops.model_nsfw",
+    "spark_mm.ops.model_fasttext",
 )
 
 O = TypeVar("O", bound=type[Operator])  # type: ignore[type-arg]

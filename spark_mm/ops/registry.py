@@ -26,6 +26,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.model_aigc",
     "spark_mm.ops.model_nsfw",
     "spark_mm.ops.model_fasttext",
+    "spark_mm.ops.model_edu",
 )
 
 O = TypeVar("O", bound=type[Operator])  # type: ignore[type-arg]

@@ -101,3 +101,21 @@ def test_fingerprint_carries_the_weights_digest(tmp_path: Path) -> None:
     write_fasttext_model(b, seed=1)
     fp = [TxtFasttextQuality(TxtFasttextQualityParams(weights={"path": str(p)})).fingerprint() for p in (a, b)]  # type: ignore[arg-type]
     assert fp[0] != fp[1]
+
+
+def test_two_classifiers_in_one_stage(tmp_path: Path) -> None:
+    from spark_mm.engine.plan import StagePlan, apply_ops
+    from spark_mm.ops.base import Resource
+
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    write_fasttext_model(a, seed=0)
+    write_fasttext_model(b, seed=1)
+    plan = StagePlan("text", (
+        TxtFasttextQualityParams(weights={"path": str(a)}, score_column="q_a"),  # type: ignore[arg-type]
+        TxtFasttextQualityParams(weights={"path": str(b)}, score_column="q_b"),  # type: ignore[arg-type]
+    ), Resource.CPU)  # fmt: skip
+    batch = pa.record_batch({"sample_id": ["s1", "s2"], "txt_content": ["theorem proof", "click buy now"]})
+    out = apply_ops("text", plan.operators(), batch, plan.output_schema(), "r1").to_pylist()
+    assert [r["q_a"] for r in out] == pytest.approx(_score(a, ["theorem proof", "click buy now"]))
+    assert [r["q_b"] for r in out] == pytest.approx(_score(b, ["theorem proof", "click buy now"]))
+    assert [r["q_a"] for r in out] != pytest.approx([r["q_b"] for r in out])

@@ -119,3 +119,15 @@ def test_two_classifiers_in_one_stage(tmp_path: Path) -> None:
     assert [r["q_a"] for r in out] == pytest.approx(_score(a, ["theorem proof", "click buy now"]))
     assert [r["q_b"] for r in out] == pytest.approx(_score(b, ["theorem proof", "click buy now"]))
     assert [r["q_a"] for r in out] != pytest.approx([r["q_b"] for r in out])
+
+
+def test_operator_pickles_without_its_model(ft_model: Path) -> None:
+    import pickle
+
+    op = TxtFasttextQuality(TxtFasttextQualityParams(weights={"path": str(ft_model)}))  # type: ignore[arg-type]
+    want = _score(ft_model, ["theorem proof"])
+    op.setup()
+    clone = pickle.loads(pickle.dumps(op))  # what Spark ships to a worker
+    assert clone._model is None
+    got = clone.transform(pa.record_batch({"txt_content": ["theorem proof"]})).columns.column(0).to_pylist()
+    assert got == pytest.approx(want)

@@ -34,12 +34,37 @@ _BLOCK = 1024
 """Rows of the similarity matrix computed at once inside a cluster (memory: block x cluster size)."""
 
 
-def unit_vectors(col: Column) -> Column:
-    """L2-normalised ``array<double>``; null for null, empty, zero-norm or non-finite embeddings."""
-    x = F.transform(col, lambda v: v.cast("double"))
-    norm = F.sqrt(F.aggregate(x, F.lit(0.0), lambda acc, v: acc + v * v))
-    ok = col.isNotNull() & (F.size(col) > 0) & (norm > 0) & ~F.isnan(norm) & (norm != F.lit(float("inf")))
-    return F.when(ok, F.transform(x, lambda v: v / norm))
+def has_embedding(col: Column) -> Column:
+    """False for null, empty, zero-norm or non-finite embeddings (``missing_input``); O(d) per row."""
+    sq = F.aggregate(F.transform(col, lambda v: v.cast("double")), F.lit(0.0), lambda acc, v: acc + v * v)
+    return F.coalesce(col.isNotNull() & (F.size(col) > 0) & (sq > 0) & ~F.isnan(sq) & (sq != F.lit(float("inf"))), F.lit(False))
+
+
+def _unit_batches(batches):  # type: ignore[no-untyped-def]
+    """``(sample_id, emb)`` Arrow batches -> ``(sample_id, u)`` unit vectors in float64 (numpy).
+
+    Done in numpy rather than Spark higher-order functions: a lambda that divides by a norm
+    computed over the same array re-evaluates the norm per element (O(d^2) per row).
+    """
+    for b in batches:
+        emb = b.column(1)
+        lengths = np.diff(emb.offsets.to_numpy()) if len(emb) else np.zeros(0, dtype=np.int64)
+        valid = emb.is_valid().to_numpy(zero_copy_only=False) & (lengths > 0)
+        ids = b.column(0).filter(pa.array(valid))
+        if not len(ids):
+            continue
+        vals = emb.filter(pa.array(valid))
+        d = int(lengths[valid][0])
+        if not (lengths[valid] == d).all():
+            raise ValueError(f"semdedup: embeddings of several sizes {sorted(set(lengths[valid].tolist()))} in one column")
+        x = vals.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, d)
+        norm = np.linalg.norm(x, axis=1)
+        ok = np.isfinite(norm) & (norm > 0)
+        u = x[ok] / norm[ok, None]
+        yield pa.RecordBatch.from_arrays(
+            [ids.filter(pa.array(ok)), pa.ListArray.from_arrays(pa.array(np.arange(0, u.size + 1, d), pa.int32()), pa.array(u.ravel()))],
+            ["sample_id", "u"],
+        )
 
 
 def assign_clusters(
@@ -50,7 +75,7 @@ def assign_clusters(
     Raises:
         ValueError: the embeddings do not all have one dimension (named with the sizes seen).
     """
-    units = df.select(F.col(id_col).alias("sample_id"), unit_vectors(F.col(embedding_col)).alias("u")).where(F.col("u").isNotNull())
+    units = df.select(F.col(id_col).cast("string").alias("sample_id"), F.col(embedding_col)).mapInArrow(_unit_batches, "sample_id string, u array<double>")
     units = units.localCheckpoint(eager=True)
     dims = [r[0] for r in units.select(F.size("u")).distinct().limit(3).collect()]
     if len(dims) > 1:
@@ -117,7 +142,7 @@ def semdedup(
         values=assigned.select("sample_id", F.col("u").alias("value")),
         similarity=CosineAtLeast(1.0 - eps),
         policy=policy,
-        has_key=unit_vectors(F.col(embedding_col)).isNotNull(),
+        has_key=has_embedding(F.col(embedding_col)),
         history_hits=None,
         id_col=id_col,
         max_greedy_component=max_greedy_component,

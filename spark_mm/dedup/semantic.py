@@ -75,11 +75,14 @@ def assign_clusters(
     Raises:
         ValueError: the embeddings do not all have one dimension (named with the sizes seen).
     """
-    units = df.select(F.col(id_col).cast("string").alias("sample_id"), F.col(embedding_col)).mapInArrow(_unit_batches, "sample_id string, u array<double>")
+    raw = df.select(F.col(id_col).cast("string").alias("sample_id"), F.col(embedding_col))
+    units = raw.mapInArrow(_unit_batches, "sample_id string, u array<double>")
     units = units.localCheckpoint(eager=True)
     dims = [r[0] for r in units.select(F.size("u")).distinct().limit(3).collect()]
     if len(dims) > 1:
-        raise ValueError(f"semdedup: column {embedding_col!r} holds embeddings of several sizes {sorted(dims)}; one model's embeddings only")
+        raise ValueError(
+            f"semdedup: column {embedding_col!r} holds embeddings of several sizes {sorted(dims)}; one model's embeddings only"
+        )
     if not dims:
         return units.select("sample_id", F.lit(None).cast("int").alias("cluster"), "u").limit(0)
     km = KMeans(k=n_clusters, seed=seed, maxIter=max_iter, distanceMeasure="cosine", featuresCol="features", predictionCol="cluster")

@@ -59,7 +59,8 @@ def test_semdedup_matches_brute_force_and_finds_planted_pairs(spark: SparkSessio
     by_id = {r["sample_id"]: r for r in got}
     assert set(by_id) == set(ids)  # null, zero and empty embeddings are not clustered
     units = np.array([by_id[i]["u"] for i in ids])
-    np.testing.assert_allclose(units, vecs.astype(np.float32).astype(np.float64) / np.linalg.norm(vecs.astype(np.float32).astype(np.float64), axis=1, keepdims=True), atol=1e-12)
+    as_stored = vecs.astype(np.float32).astype(np.float64)  # the column is array<float>
+    np.testing.assert_allclose(units, as_stored / np.linalg.norm(as_stored, axis=1, keepdims=True), atol=1e-12)
     clusters = np.array([by_id[i]["cluster"] for i in ids])
     assert len(set(clusters)) == 6
 

@@ -19,9 +19,15 @@
    removal is false when no kept document is a duplicate of it at the threshold; recall is the
    fraction of duplicate pairs (exact Jaccard >= threshold) that lost at least one side.
 
+4. ``semdedup``: SemDeDup of N x 512-d generated float embeddings on ``local[*]`` (10 % planted
+   near-copies at cosine ~0.998): stage A writes the embeddings to Parquet, stage B runs
+   ``semdedup`` (k-means, in-cluster pairs, components, keep). Reports wall time and shuffle bytes
+   per row of stage B, and the planted copies found.
+
     python benchmarks/dedup.py signatures [--generated 3000]
     python benchmarks/dedup.py spark --docs 100000 [--docs 1000000]   # one process per size
     python benchmarks/dedup.py quality [--threshold 0.5] [--chains 200]
+    python benchmarks/dedup.py semdedup --rows 100000 [--clusters 100] [--eps 0.01]
 """
 
 from __future__ import annotations
@@ -356,6 +362,56 @@ def bench_quality(args: argparse.Namespace) -> None:
     spark.stop()
 
 
+def bench_semdedup(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    from spark_mm.dedup.semantic import semdedup
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = (
+        SparkSession.builder.master("local[*]").appName(f"semdedup-bench-{args.rows}")
+        .config("spark.driver.memory", "6g").config("spark.sql.shuffle.partitions", "16")
+        .config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    dim, n = 512, args.rows
+
+    def gen(batches):  # type: ignore[no-untyped-def]
+        for b in batches:
+            ids = b.column("id").to_numpy()
+            # a copy (id % 10 == 1) gets its original's base vector plus small noise
+            base_ids = np.where(ids % 10 == 1, ids - 1, ids)
+            x = np.stack([np.random.default_rng(int(i)).normal(size=dim) for i in base_ids]).astype(np.float32)
+            noise = np.random.default_rng(int(ids[0]) + 1_000_003).normal(size=x.shape).astype(np.float32)
+            x += np.where((ids % 10 == 1)[:, None], 0.04 * noise, 0.0).astype(np.float32)
+            emb = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), dim).cast(pa.list_(pa.float32()))
+            yield pa.RecordBatch.from_arrays([pa.array([f"{int(i):032x}" for i in ids]), emb], ["sample_id", "emb"])
+
+    with tempfile.TemporaryDirectory(prefix="semdedup-bench-") as tmp:
+        t0 = time.perf_counter()
+        spark.range(n, numPartitions=max(2, n // 10_000)).mapInArrow(gen, "sample_id string, emb array<float>").write.parquet(f"{tmp}/emb")
+        t_a = time.perf_counter() - t0
+        w_a, r_a = shuffle_bytes(spark)
+        t1 = time.perf_counter()
+        res = semdedup(spark.read.parquet(f"{tmp}/emb"), embedding_col="emb", n_clusters=args.clusters, eps=args.eps, max_iter=args.max_iter)
+        res.signals.write.parquet(f"{tmp}/signals")
+        t_b = time.perf_counter() - t1
+        w_b, r_b = shuffle_bytes(spark)
+        s = spark.read.parquet(f"{tmp}/signals")
+        dropped, rows = s.where(~F.col("dup_keep")).count(), s.count()
+    spark.stop()
+    print(json.dumps({
+        "rows": n, "dim": dim, "clusters": args.clusters, "eps": args.eps, "rows_out": rows,
+        "dropped": dropped, "planted_copies": sum(1 for i in range(n) if i % 10 == 1),
+        "write_embeddings_s": round(t_a, 1), "semdedup_s": round(t_b, 1),
+        "shuffle_write_bytes_per_row": round((w_b - w_a) / n, 1), "shuffle_read_bytes_per_row": round((r_b - r_a) / n, 1),
+        "cores": os.cpu_count(),
+    }), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -374,7 +430,15 @@ def main() -> None:
     q.add_argument("--unique", type=int, default=600)
     q.add_argument("--bands", type=int, default=32)
     q.add_argument("--rows", type=int, default=4)
+    m = sub.add_parser("semdedup")
+    m.add_argument("--rows", type=int, default=100_000)
+    m.add_argument("--clusters", type=int, default=100)
+    m.add_argument("--eps", type=float, default=0.01)
+    m.add_argument("--max-iter", type=int, default=20)
     args = ap.parse_args()
+    if args.cmd == "semdedup":
+        bench_semdedup(args)
+        return
     if args.cmd == "quality":
         bench_quality(args)
         return

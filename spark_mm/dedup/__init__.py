@@ -1,4 +1,4 @@
-"""Dedup in Spark: exact, URL, MinHash LSH and pHash near-duplicates, incremental via dedup_keys.
+"""Dedup in Spark: exact, URL, MinHash LSH, pHash and SemDeDup near-duplicates, incremental via dedup_keys.
 
 Only compact keys are shuffled: ``(key, sample_id)`` pairs, candidate edges and, for Jaccard
 verification and history, MinHash signatures. See docs/dedup.md.
@@ -15,11 +15,12 @@ from spark_mm.dedup.history import (
     merge_keys_df,
     merge_keys_sql,
 )
-from spark_mm.dedup.keep import HammingWithin, JaccardAtLeast, greedy_keep, verified_keep
+from spark_mm.dedup.keep import CosineAtLeast, HammingWithin, JaccardAtLeast, greedy_keep, verified_keep
 from spark_mm.dedup.methods import METHODS, DedupMethod, method_of
 from spark_mm.dedup.minhash import minhash_dedup, minhash_keys
 from spark_mm.dedup.phash import phash_dedup, phash_keys
 from spark_mm.dedup.policy import DupReason, KeepPolicy
+from spark_mm.dedup.semantic import semdedup
 from spark_mm.dedup.steps import MinhashScheme
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "METHODS",
     "SIGNAL_COLUMNS",
     "ComponentsDidNotConverge",
+    "CosineAtLeast",
     "DedupMethod",
     "DedupResult",
     "DupReason",
@@ -53,6 +55,7 @@ __all__ = [
     "phash_band_columns",
     "phash_dedup",
     "phash_keys",
+    "semdedup",
     "star_edges",
     "url_dedup",
     "verified_keep",

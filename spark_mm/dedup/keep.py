@@ -67,7 +67,23 @@ class JaccardAtLeast:
         return bool(kept.shape[0]) and bool(((kept == row).mean(axis=1) >= self.threshold).any())
 
 
-Similarity = HammingWithin | JaccardAtLeast
+@dataclass(frozen=True)
+class CosineAtLeast:
+    """Two unit vectors (``array<double>``) are duplicates when their dot product reaches ``threshold``."""
+
+    threshold: float
+
+    def spark(self, a: Column, b: Column) -> Column:
+        return F.aggregate(F.zip_with(a, b, lambda x, y: x * y), F.lit(0.0), lambda acc, v: acc + v) >= self.threshold
+
+    def matrix(self, values: Sequence[object]) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)
+
+    def any_similar(self, kept: np.ndarray, row: np.ndarray) -> bool:
+        return bool(kept.shape[0]) and bool((kept @ row >= self.threshold).any())
+
+
+Similarity = HammingWithin | JaccardAtLeast | CosineAtLeast
 
 
 def greedy_keep(

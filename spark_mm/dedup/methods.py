@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame
 from spark_mm.dedup.dedup import DedupResult, exact_dedup, long_keys, url_dedup
 from spark_mm.dedup.minhash import minhash_dedup, minhash_keys
 from spark_mm.dedup.phash import phash_dedup, phash_keys
+from spark_mm.dedup.semantic import empty_keys, semdedup
 from spark_mm.errors import RecipeError
 
 RunFn = Callable[[Any, DataFrame, "DataFrame | None", "str | None"], DedupResult]
@@ -55,6 +56,13 @@ def _url(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None
     return url_dedup(df, key_col=step.column, policy=step.keep, history=history, run_id=run_id)
 
 
+def _semdedup(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    # history is ignored on purpose: the step refuses ``history: true`` (docs/dedup.md).
+    return semdedup(
+        df, embedding_col=step.column, n_clusters=step.n_clusters, eps=step.eps, seed=step.seed, max_iter=step.max_iter, policy=step.keep
+    )
+
+
 METHODS: dict[str, DedupMethod] = {
     m.name: m
     for m in (
@@ -65,6 +73,7 @@ METHODS: dict[str, DedupMethod] = {
         ),
         DedupMethod("exact", "2", _exact, lambda step, df: long_keys(df, step.column, step.column)),
         DedupMethod("url", "2", _url, lambda step, df: long_keys(df, step.column, "url")),
+        DedupMethod("semdedup", "1", _semdedup, lambda step, df: empty_keys(df.sparkSession)),
     )
 }
 """Version 2: verified keep choice, history that survives knob changes, ``missing_input``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from spark_mm.dedup.policy import KeepPolicy
 from spark_mm.errors import RecipeError
@@ -106,4 +106,29 @@ class UrlDedupStep(_Step):
     column: str = "url_key"
 
 
-DedupStep = Annotated[Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep], Field(discriminator="method")]
+class SemdedupDedupStep(_Step):
+    """Semantic near-duplicates (SemDeDup): k-means on unit embeddings, cosine >= 1 - eps inside clusters."""
+
+    method: Literal["semdedup"]
+    column: str = "img_clip_emb"
+    n_clusters: int = Field(ge=1, description="k-means clusters; the reference code uses 50,000 for LAION-440M")
+    eps: float = Field(gt=0, lt=1, description="pairs with cosine similarity >= 1 - eps are duplicates (docs/dedup.md)")
+    seed: int = Field(1234, description="k-means seed (the reference code's 1234)")
+    max_iter: int = Field(20, ge=1, description="k-means iterations")
+    history: bool = Field(False, description="cross-run history is not supported for semdedup; must stay false")
+
+    @field_validator("history")
+    @classmethod
+    def _no_history(cls, v: bool) -> bool:
+        if v:
+            raise ValueError(
+                "cross-run history is not supported for method 'semdedup' (k-means clusters are fitted per run and "
+                "dedup_keys stores no embeddings); set history: false or remove it. Each run dedups its new samples "
+                "among themselves only; to dedup across crawls, run the step over the union of their tables"
+            )
+        return v
+
+
+DedupStep = Annotated[
+    Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, SemdedupDedupStep], Field(discriminator="method")
+]

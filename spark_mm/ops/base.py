@@ -115,8 +115,12 @@ class Operator(ABC, Generic[P]):
         >>> Op(P(op="demo", threads=8)).fingerprint()
         'demo@2 {"min_px":200}'
         """
-        values = self.params.model_dump(mode="json", exclude={"op", *self.params.execution_only})
+        values = self.params.model_dump(mode="json", exclude={"op", *self.fingerprint_excludes()})
         return f"{self.id} {json.dumps(values, sort_keys=True, separators=(',', ':'))}"
+
+    def fingerprint_excludes(self) -> frozenset[str]:
+        """Params that do not change this instance's values (``execution_only``, unless overridden)."""
+        return self.params.execution_only
 
     def setup(self) -> None:
         """Load anything heavy (models, lists) on the worker; called once before the first batch."""

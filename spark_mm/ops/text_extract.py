@@ -78,13 +78,22 @@ def decode_body(body: bytes, charset: str) -> str:
     return body.decode(charset, errors="replace")
 
 
-def trafilatura_text(html: str) -> str | None:
+def trafilatura_text(html: str, dedup_scope: str = "page") -> str | None:
     """trafilatura's main text with the settings of datatrove's ``Trafilatura`` extractor as the
     FineWeb pipeline runs it: ``favor_precision=True``, ``include_comments=False``,
     ``deduplicate=True``, no images. ``None`` when trafilatura finds no main text.
+
+    ``deduplicate`` drops a paragraph seen more than twice in trafilatura's process-wide LRU cache
+    (4,096 entries). datatrove leaves that cache shared by every document a worker extracts, so a
+    page's text depends on the pages the same process saw before it (``dedup_scope="worker"``).
+    ``"page"`` (the default) empties the cache first, so the text is a function of the page alone
+    (repeats inside the page are still dropped), as stable signals and recomputes need.
     """
     from trafilatura import extract
+    from trafilatura.deduplication import LRU_TEST
 
+    if dedup_scope == "page":
+        LRU_TEST.clear()
     return extract(html, favor_precision=True, include_comments=False, deduplicate=True)
 
 
@@ -102,6 +111,11 @@ class TxtExtractParams(OpParams):
     extractor: Literal["resiliparse", "trafilatura"] = Field(
         "resiliparse",
         description="resiliparse (fast) or trafilatura with datatrove's FineWeb settings (the published text)",
+    )
+    trafilatura_dedup: Literal["page", "worker"] = Field(
+        "page",
+        description="trafilatura's paragraph dedup cache: emptied per page (deterministic), or shared by the "
+        "worker's documents as datatrove runs it (text depends on what the worker saw before)",
     )
 
 
@@ -146,6 +160,13 @@ class TxtExtract(Filter[TxtExtractParams]):
     def __init__(self, params: TxtExtractParams) -> None:
         super().__init__(params)
         self._extract: Any = None
+
+    def fingerprint_excludes(self) -> frozenset[str]:
+        """``trafilatura_dedup`` counts only when trafilatura extracts: resiliparse rows computed
+        before the param existed stay current."""
+        if self.params.extractor == "trafilatura":
+            return self.params.execution_only
+        return self.params.execution_only | {"trafilatura_dedup"}
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -210,7 +231,7 @@ class TxtExtract(Filter[TxtExtractParams]):
         tree = html_tree.parse(html)
         title = tree.title or None
         if p.extractor == "trafilatura":
-            return trafilatura_text(html), title, charset, source
+            return trafilatura_text(html, p.trafilatura_dedup), title, charset, source
         text = extract_plain_text(
             tree, main_content=p.main_content, alt_texts=p.alt_texts, links=p.links, list_bullets=p.list_bullets
         )

@@ -50,6 +50,7 @@ class RunResult:
     catalog: str
     stages: list[StageResult] = field(default_factory=list)
     skipped_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    skipped_details: dict[str, dict[str, str]] = field(default_factory=dict)  # stage -> op id -> why (where looked, how to provide)
 
 
 def signals_table(stage: str) -> str:
@@ -108,15 +109,20 @@ class Runner:
         Returns:
             stage name → ids of model operators that will output nulls (weights missing, ``skip``).
         """
+        return {stage: tuple(ops) for stage, ops in self.preflight_details().items()}
+
+    def preflight_details(self) -> dict[str, dict[str, str]]:
+        """:meth:`preflight` with the reason of each skip: stage → op id → where the weights were looked for."""
         from spark_mm.ops.model_base import stage_requirements
 
-        skipped = {}
+        skipped: dict[str, dict[str, str]] = {}
         for plan in stage_plans(self.recipe):
             ops = plan.operators()
             req = stage_requirements(ops)
             self.prepared[plan.name] = ops
             if req.skipped:
-                skipped[plan.name] = req.skipped
+                reasons = {op.id: op.weights_status.message() for op in ops if getattr(op, "weights_status", None) is not None}
+                skipped[plan.name] = {op_id: reasons.get(op_id, "") for op_id in req.skipped}
         return skipped
 
     def run(self) -> RunResult:
@@ -126,7 +132,8 @@ class Runner:
 
     def _run_leased(self) -> RunResult:
         result = RunResult(self.run_id, self.recipe.job, self.recipe.namespace, self.recipe.lake.catalog)
-        result.skipped_models = self.preflight()
+        result.skipped_details = self.preflight_details()
+        result.skipped_models = {stage: tuple(ops) for stage, ops in result.skipped_details.items()}
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
         result.stages.append(ingest(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors))

@@ -1,6 +1,6 @@
 """The ``spark-mm`` command: run recipes and query the lake.
 
-    spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...]
+    spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...] [--verbose]
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format jpg|png|webp]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
@@ -17,6 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from spark_mm.engine.console import quiet_python_loggers
 from spark_mm.errors import QueryError, SparkMMError
 
 DEFAULT_EXPORT = ""  # ``--export`` given without a directory: see export_dir()
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name the run; re-using an id resumes it without appending twice")
     run.add_argument("--recompute", action="append", default=[], metavar="STAGE", help="recompute every row of this stage, current or not (repeatable)")
     run.add_argument("--job", help=argparse.SUPPRESS)
+    run.add_argument("--verbose", action="store_true", help="also print spark-mm's INFO messages (why each skipped model was skipped, ...)")
 
     sql = sub.add_parser("sql", help="run Spark SQL against the catalog")
     sql.add_argument("query")
@@ -170,6 +172,7 @@ def run_overrides(args: argparse.Namespace) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from spark_mm import recipe as recipes
+    from spark_mm.engine.progress import StageProgress
     from spark_mm.engine.runner import Runner
     from spark_mm.report.mlflow_log import publish_run, require_mlflow
     from spark_mm.report.summary import format_summary
@@ -177,13 +180,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = args.recipe_flag or args.recipe_path or (DEFAULT_RECIPES.get(args.job) if args.job else None)
     if not path:
         raise SparkMMError("spark-mm run: give a recipe file, e.g. spark-mm run conf/z_image.yaml")
+    if args.verbose:
+        logging.getLogger("spark_mm").setLevel(logging.INFO)
     loaded = recipes.load(path, run_overrides(args))  # validated before Spark starts
     if loaded.recipe.tracking.enabled:
         require_mlflow()
     runner = Runner(loaded, run_id=args.run_id, recompute=args.recompute)
     result = runner.run()
-    print(format_summary(result, loaded.recipe.lake.resolved_warehouse()))
-    published = publish_run(runner.spark, result, loaded)
+    print(format_summary(result, loaded.recipe.lake.resolved_warehouse()), flush=True)
+    with StageProgress(runner.spark, "report"):  # the report's queries take a while: a live line on a terminal
+        published = publish_run(runner.spark, result, loaded)
     print(f"report: {published.report}")
     if published.mlflow:
         print(f"mlflow: run {published.mlflow.mlflow_run_id} (experiment {published.mlflow.experiment_id}) in {published.mlflow.tracking_uri}")
@@ -316,6 +322,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_python_loggers()  # known-harmless messages, listed in spark_mm/engine/console.py
     args = _parser().parse_args(argv)
     try:
         check_identifiers(args)

@@ -17,13 +17,17 @@ from pyspark.sql import functions as F
 from spark_mm.dedup import DEDUP_KEYS_DDL, history_rows, merge_keys_sql, method_of
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.inputs import join_inputs
+from spark_mm.engine.progress import StageProgress
 from spark_mm.lake.audit import AuditFailed
 
 KEYS_TABLE = "dedup_keys"
 
 
-def run_dedup_step(ctx: RunContext, step: Any, produced: dict[str, str]) -> StageResult:
-    """Dedup the samples ``step`` has not seen yet against themselves and history; merge kept keys."""
+def run_dedup_step(ctx: RunContext, step: Any, produced: dict[str, str], progress: StageProgress | None = None) -> StageResult:
+    """Dedup the samples ``step`` has not seen yet against themselves and history; merge kept keys.
+
+    ``progress`` is told the pending rows once they are counted.
+    """
     spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
     method = method_of(step)
     name = step.name
@@ -45,6 +49,8 @@ def run_dedup_step(ctx: RunContext, step: Any, produced: dict[str, str]) -> Stag
         signals = res.signals.withColumn("run_id", F.lit(run_id))
         lake.ensure_table(target, signals.schema)
         rows_in = frame.count()
+        if progress:
+            progress.started(rows_in)
         dropped = 0
 
         def check(added: DataFrame) -> None:

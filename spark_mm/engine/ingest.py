@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.error_policy import check_not_all_errors
 from spark_mm.engine.inputs import SAMPLES
+from spark_mm.engine.progress import StageProgress
 from spark_mm.lake.audit import AuditFailed
 from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.sources.base import join_errors
@@ -43,10 +44,11 @@ class SourceCounts:
         return ",".join(f"{t}={n}" for t, n in sorted(self.skipped.items()))
 
 
-def ingest(ctx: RunContext, source_spec: object, allow_all_errors: bool = False) -> StageResult:
+def ingest(ctx: RunContext, source_spec: object, allow_all_errors: bool = False, progress: StageProgress | None = None) -> StageResult:
     """Append the source's samples that the table does not hold yet (skipped when this run did).
 
-    A commit whose every new row has an ``ingest_error`` fails unless ``allow_all_errors``.
+    A commit whose every new row has an ``ingest_error`` fails unless ``allow_all_errors``;
+    ``progress`` is told the rows read once they are counted.
     """
     lake, spark = ctx.lake, ctx.spark
     table = lake.table(SAMPLES)
@@ -56,6 +58,8 @@ def ingest(ctx: RunContext, source_spec: object, allow_all_errors: bool = False)
     started = time.perf_counter()
     source = read_source(spark, source_spec, ctx.run_id)
     counts = count_rows(source.frame)
+    if progress:
+        progress.started(counts.rows)
     rows = source.frame.where(F.col("_skipped").isNull())
     if counts.duplicate_ids and source.id_field:
         rows = resolve_duplicate_ids(rows, source.id_field)

@@ -32,7 +32,9 @@ def gpu_profile(spark: SparkSession, stage: str, gpus_per_task: float, cpus_per_
     if not supports_stage_profiles(spark):
         if master not in _warned:
             _warned.add(master)
-            log.warning("master %s does not support stage-level scheduling: GPU stage %r runs without a resource profile", master, stage)
+            # INFO, not WARNING: local[*] is the embedded default and the run summary's note on
+            # the stage already says it ran on the CPU. A cluster without GPUs (below) still warns.
+            log.info("master %s does not support stage-level scheduling: GPU stage %r runs without a resource profile", master, stage)
         return None
     if not cluster_has_gpus(spark):
         if ("no-gpus", master) not in _warned:

@@ -27,6 +27,7 @@ from spark_mm.engine.ingest import ingest
 from spark_mm.engine.inputs import SAMPLES, join_inputs
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
+from spark_mm.engine.progress import StageProgress
 from spark_mm.engine.resources import gpu_profile
 from spark_mm.engine.session import build_session
 from spark_mm.errors import RecipeError, StageCountMismatch
@@ -50,6 +51,14 @@ class RunResult:
     catalog: str
     stages: list[StageResult] = field(default_factory=list)
     skipped_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    skipped_details: dict[str, dict[str, str]] = field(default_factory=dict)  # stage -> op id -> why (where looked, how to provide)
+
+
+def _say_if_skipped(progress: StageProgress, result: StageResult) -> StageResult:
+    """Say so on the console when a stage had nothing to run (this run committed it already)."""
+    if result.skipped:
+        progress.say(f"stage {result.stage}: skipped ({result.note})")
+    return result
 
 
 def signals_table(stage: str) -> str:
@@ -108,15 +117,20 @@ class Runner:
         Returns:
             stage name → ids of model operators that will output nulls (weights missing, ``skip``).
         """
+        return {stage: tuple(ops) for stage, ops in self.preflight_details().items()}
+
+    def preflight_details(self) -> dict[str, dict[str, str]]:
+        """:meth:`preflight` with the reason of each skip: stage → op id → where the weights were looked for."""
         from spark_mm.ops.model_base import stage_requirements
 
-        skipped = {}
+        skipped: dict[str, dict[str, str]] = {}
         for plan in stage_plans(self.recipe):
             ops = plan.operators()
             req = stage_requirements(ops)
             self.prepared[plan.name] = ops
             if req.skipped:
-                skipped[plan.name] = req.skipped
+                reasons = {op.id: op.weights_status.message() for op in ops if getattr(op, "weights_status", None) is not None}
+                skipped[plan.name] = {op_id: reasons.get(op_id, "") for op_id in req.skipped}
         return skipped
 
     def run(self) -> RunResult:
@@ -126,20 +140,24 @@ class Runner:
 
     def _run_leased(self) -> RunResult:
         result = RunResult(self.run_id, self.recipe.job, self.recipe.namespace, self.recipe.lake.catalog)
-        result.skipped_models = self.preflight()
+        result.skipped_details = self.preflight_details()
+        result.skipped_models = {stage: tuple(ops) for stage, ops in result.skipped_details.items()}
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
-        result.stages.append(ingest(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors))
+        with StageProgress(self.spark, "ingest") as progress:
+            result.stages.append(_say_if_skipped(progress, ingest(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors, progress=progress)))
         produced: dict[str, str] = {}  # column -> table that holds it
         fingerprints: dict[str, str] = {}  # signals table -> the fingerprint its rows now carry
         for plan in stage_plans(self.recipe):
             fingerprint = self.fingerprint(plan, produced, fingerprints)
-            result.stages.append(self.run_stage(plan, produced, fingerprint))
+            with StageProgress(self.spark, plan.name) as progress:
+                result.stages.append(_say_if_skipped(progress, self.run_stage(plan, produced, fingerprint, progress)))
             fingerprints[signals_table(plan.name)] = fingerprint.digest
             for name in plan.signal_columns():
                 produced[name] = signals_table(plan.name)
         for step in self.recipe.dedup:
-            result.stages.append(run_dedup_step(self.ctx, step, produced))
+            with StageProgress(self.spark, f"dedup_{step.name}") as progress:
+                result.stages.append(_say_if_skipped(progress, run_dedup_step(self.ctx, step, produced, progress)))
         return result
 
     def fingerprint(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str]) -> StageFingerprint:
@@ -148,7 +166,7 @@ class Runner:
         upstream = {produced[c]: fingerprints[produced[c]] for c in plan.external_inputs() if c in produced}
         return stage_fingerprint([op.fingerprint() for op in ops], upstream)
 
-    def run_stage(self, plan: StagePlan, produced: dict[str, str], fingerprint: StageFingerprint) -> StageResult:
+    def run_stage(self, plan: StagePlan, produced: dict[str, str], fingerprint: StageFingerprint, progress: StageProgress | None = None) -> StageResult:
         """Run one stage in ``run.commit_chunks`` bucket groups, each written, audited and published.
 
         Only pending samples are read (no row, or a stale fingerprint; all under ``--recompute``).
@@ -187,6 +205,8 @@ class Runner:
                 continue
             part = frame if chunk_filter is None else frame.where(chunk_filter)
             counts = stage_commit.count_pending(part)
+            if progress:
+                progress.started(counts.rows, "" if chunks == 1 else f" chunk {chunk}")
             out = stage_commit.stage_input(part).mapInArrow(
                 make_stage_fn(plan, self.run_id, self.prepared.get(plan.name), seconds, fingerprint.digest), spark_schema, profile=profile
             )

@@ -11,10 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from spark_mm.engine import jars
+from spark_mm.engine.console import LOG4J2_FILE
 from spark_mm.errors import ConfigError
 from spark_mm.lake.settings import LakeSettings, SparkSettings
 
@@ -64,6 +66,35 @@ def check_java() -> None:
         raise ConfigError(f"Spark 4.1 needs Java {MIN_JAVA}+, found Java {major}; install a newer JDK or set JAVA_HOME")
 
 
+DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+_LOG4J_PROPERTIES = ("-Dlog4j2.configurationFile=", "-Dlog4j.configurationFile=")
+
+
+def driver_java_options(user: str | None, log4j_file: Path = LOG4J2_FILE) -> str:
+    """``spark.driver.extraJavaOptions`` with spark-mm's log4j2 file added to the user's options.
+
+    A user's own log4j configuration wins: then the options are returned unchanged. The file is
+    given as a ``file:`` URI, so a path with spaces stays one option.
+
+    >>> driver_java_options(None, Path("/p q/log4j2.properties"))
+    '-Dlog4j2.configurationFile=file:///p%20q/log4j2.properties'
+    >>> driver_java_options("-Xss4m", Path("/p/log4j2.properties"))
+    '-Dlog4j2.configurationFile=file:///p/log4j2.properties -Xss4m'
+    >>> driver_java_options("-Dlog4j2.configurationFile=mine.xml", Path("/p/log4j2.properties"))
+    '-Dlog4j2.configurationFile=mine.xml'
+    """
+    user = (user or "").strip()
+    if any(p in user for p in _LOG4J_PROPERTIES):
+        return user
+    ours = f"-Dlog4j2.configurationFile={log4j_file.resolve().as_uri()}"
+    return f"{ours} {user}" if user else ours
+
+
+def is_local_master(master: str) -> bool:
+    """``local``, ``local[N]`` / ``local[*]`` and ``local-cluster[...]``: every JVM on this host."""
+    return master == "local" or master.startswith(("local[", "local-cluster["))
+
+
 def _launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
@@ -82,6 +113,8 @@ def session_conf(lake: LakeSettings, spark: SparkSettings) -> dict[str, str]:
     conf.update(lake.spark_conf())
     conf["spark.sql.defaultCatalog"] = lake.catalog
     conf.update(spark.conf)
+    if LOG4J2_FILE.is_file():  # shipped in the package; see spark_mm/engine/console.py
+        conf[DRIVER_JAVA_OPTIONS] = driver_java_options(conf.get(DRIVER_JAVA_OPTIONS))
     return conf
 
 
@@ -103,6 +136,10 @@ def build_session(lake: LakeSettings, spark: SparkSettings, app_name: str = "spa
         submitted = dict(SparkConf().getAll())
     if "spark.master" not in submitted:
         builder = builder.master(spark.master)
+        if is_local_master(spark.master):
+            # Every JVM runs on this host: bind to loopback instead of warning that the hostname
+            # resolves to it ("Your hostname ... resolves to a loopback address"). Unset only.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in conf.items():
         if key not in submitted:

@@ -133,7 +133,9 @@ class ModelOperator(Operator[P], Generic[P]):
                 status = WeightsStatus(self.model_id(), None, (f"not looked up: {err}",), str(err), OnMissing.SKIP)
             status.raise_if_fatal()
             if status.skipped:
-                log.warning("model stage %s skipped: %s", self.id, status.message())
+                # INFO: the run prints one line for all skipped models (report/summary.py); the
+                # details are here (``spark-mm run --verbose``) and in the report.
+                log.info("model stage %s skipped: %s", self.id, status.message())
             self._status = status
         return self._status
 

@@ -2,7 +2,7 @@
 
 The page needs nothing from the network (no scripts, fonts or stylesheets from elsewhere), so it
 opens the same from a laptop, an artifact store or an air-gapped cluster. Sections carry stable
-ids (``run``, ``skipped-models``, ``stages``, ``funnel``, ``throughput``, ``errors``,
+ids (``run``, ``skipped-models``, ``stages``, ``skipped-details``, ``funnel``, ``throughput``, ``errors``,
 ``histograms``, ``thumbnails``, ``duplicates``, ``text-samples``, ``recipe``) that tests and
 links rely on.
 """
@@ -140,10 +140,19 @@ def _banner(m: RunMetrics) -> str:
     if not m.skipped_models:
         return ""
     items = "".join(f"<li>stage <b>{_e(stage)}</b>: {', '.join(_e(o) for o in ops)}</li>" for stage, ops in m.skipped_models)
+    why = ' (<a href="#skipped-details">where the weights were looked for</a>)' if m.skipped_details else ""
     return (
         '<div class="banner" id="skipped-models">SKIPPED MODELS: weights were not found (on_missing: skip), '
-        f"so these operators wrote null columns and any curation on them is vacuous.<ul>{items}</ul></div>"
+        f"so these operators wrote null columns and any curation on them is vacuous{why}.<ul>{items}</ul></div>"
     )
+
+
+def _skipped_details(m: RunMetrics) -> str:
+    """Why each skipped model was skipped: every place its weights were looked for and how to provide them."""
+    if not m.skipped_details:
+        return ""
+    rows = [(_e(stage), f"<code>{_e(op)}</code>", f"<pre>{_e(why)}</pre>") for stage, op, why in m.skipped_details]
+    return f'<section id="skipped-details"><h2>Skipped models: details</h2>{_table(("stage", "operator", "why"), rows)}</section>'
 
 
 def _stages(stages: Sequence[StageMetrics]) -> str:
@@ -284,6 +293,7 @@ def render(m: RunMetrics) -> str:
             _header(m),
             _banner(m),
             _stages(m.stages),
+            _skipped_details(m),
             _funnel(m),
             _throughput(m),
             _errors(m),

@@ -330,6 +330,7 @@ class RunMetrics:
     has_dedup: bool = False
     text_samples: tuple[TextSample, ...] = ()
     skipped_models: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    skipped_details: tuple[tuple[str, str, str], ...] = ()  # (stage, op id, why: where looked, how to provide)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def snapshot_ids(self) -> dict[str, int]:
@@ -497,6 +498,7 @@ class MetricsCollector:
             has_dedup=has_dedup,
             text_samples=tuple(texts),
             skipped_models=tuple((k, tuple(v)) for k, v in self.result.skipped_models.items()),
+            skipped_details=tuple((stage, op, why) for stage, ops in self.result.skipped_details.items() for op, why in ops.items()),
             notes=tuple(self.notes),
         )
 

@@ -63,6 +63,10 @@ def _metrics(**over: object) -> RunMetrics:
         has_dedup=True,
         text_samples=(TextSample("kept", "a" * 32, "hello world"), TextSample("txt_length: too_short", "b" * 32, "hi <b>")),
         skipped_models=(("image_models", ("img_clip@1", "img_siglip2@1")),),
+        skipped_details=(
+            ("image_models", "img_clip@1", "weights for model 'open_clip:ViT-L-14/openai' not found. Looked at:\n  - <hf cache>"),
+            ("image_models", "img_siglip2@1", "weights for model 'siglip2' not found."),
+        ),
     )
     base.update(over)
     return RunMetrics(**base)  # type: ignore[arg-type]
@@ -92,13 +96,16 @@ def test_render_has_every_section_and_nothing_external() -> None:
     assert "too_&lt;long&gt;: 1" in page and "bad &lt;html&gt;" in page
     assert page.count("data:image/jpeg;base64,") == 3  # one kept thumbnail + two cluster members
     assert "img_clip@1" in page and "img_siglip2@1" in page
+    details = page.split('id="skipped-details"', 1)[1].split("</section>", 1)[0]
+    assert "open_clip:ViT-L-14/openai" in details and "&lt;hf cache&gt;" in details and "img_siglip2@1" in details
+    assert 'href="#skipped-details"' in page
     assert "Rows kept at the end: <b>6</b> of 10" in page
 
 
 def test_optional_sections_follow_the_data() -> None:
-    page = render(_metrics(skipped_models=(), thumb_groups=(), text_samples=(), dup_clusters=(), has_dedup=False, errors=()))
+    page = render(_metrics(skipped_models=(), skipped_details=(), thumb_groups=(), text_samples=(), dup_clusters=(), has_dedup=False, errors=()))
     ids = set(re.findall(r'id="([a-z-]+)"', page))
-    assert "skipped-models" not in ids and "thumbnails" not in ids and "text-samples" not in ids
+    assert "skipped-models" not in ids and "skipped-details" not in ids and "thumbnails" not in ids and "text-samples" not in ids
     assert "This run has no dedup columns." in page
     assert "No record had an error." in page
 

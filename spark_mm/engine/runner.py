@@ -23,7 +23,7 @@ from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.dedup_stage import run_dedup_step
 from spark_mm.engine.error_policy import stage_policy
 from spark_mm.engine.fingerprint import StageFingerprint, stage_fingerprint
-from spark_mm.engine.ingest import ingest
+from spark_mm.engine.ingesters import ingest_source
 from spark_mm.engine.inputs import SAMPLES, join_inputs
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
@@ -145,7 +145,7 @@ class Runner:
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
         with StageProgress(self.spark, "ingest") as progress:
-            result.stages.append(_say_if_skipped(progress, ingest(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors, progress=progress)))
+            result.stages.append(_say_if_skipped(progress, ingest_source(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors, progress=progress)))
         produced: dict[str, str] = {}  # column -> table that holds it
         fingerprints: dict[str, str] = {}  # signals table -> the fingerprint its rows now carry
         for plan in stage_plans(self.recipe):

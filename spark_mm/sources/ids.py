@@ -1,6 +1,6 @@
 """Stable sample ids: 128 bits of SHA-256 over what a record *is*, never over where it lies.
 
-Three kinds of key, each a tuple of strings joined by NUL and tagged, so kinds never collide:
+Four kinds of key, each a tuple of strings joined by NUL and tagged, so kinds never collide:
 
 - ``("rec", scope, native_id)`` for a record that carries its own id (a WARC-Record-ID, a
   dataset's ``id_column``); ``scope`` keeps two datasets' ids apart.
@@ -8,6 +8,9 @@ Three kinds of key, each a tuple of strings joined by NUL and tagged, so kinds n
   line number, byte offset, or 0 for a whole image file); ``file_digest`` is the SHA-256 of the
   file's bytes, so the same bytes anywhere give the same ids and other bytes under the same name
   give new ones.
+- ``("link", link_id)`` for an image downloaded from a link of ``<ns>.image_links``: the link
+  row is the record (its ``link_id`` already names page, URL and position), and each link is
+  fetched once, so its sample keeps that id whatever bytes the fetch got.
 - ``("err", file_digest, offset, ordinal)`` for a row that stands for a failure of the file rather
   than one record (unreadable footer, data that breaks part-way); ``ordinal`` counts such rows in
   the file, so two breaks at one offset still get two ids.
@@ -58,6 +61,15 @@ def error_id(file_digest: str, offset: int, ordinal: int) -> str:
     return _digest("err", file_digest, str(offset), str(ordinal))
 
 
+def link_sample_id(link_id: str) -> str:
+    """The id of the sample downloaded from the link ``link_id``.
+
+    >>> link_sample_id("ab12") != record_id("image_links", "ab12")
+    True
+    """
+    return _digest("link", link_id)
+
+
 def _digest_col(*parts: Column) -> Column:
     return F.substring(F.sha2(F.concat_ws(SEPARATOR, *parts), 256), 1, 32)
 
@@ -70,3 +82,8 @@ def record_id_col(scope: str, native_id: Column) -> Column:
 def position_id_col(file_digest: Column, position: Column) -> Column:
     """Spark expression computing :func:`position_id`."""
     return _digest_col(F.lit("pos"), file_digest, position.cast("string"))
+
+
+def link_sample_id_col(link_id: Column) -> Column:
+    """Spark expression computing :func:`link_sample_id` (null when ``link_id`` is null)."""
+    return F.when(link_id.isNotNull(), _digest_col(F.lit("link"), link_id.cast("string")))

@@ -6,7 +6,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from spark_mm.lake.identifiers import column_name_problem
+from spark_mm.download.settings import FetchSettings
+from spark_mm.lake.identifiers import NAME_PATTERN, column_name_problem
 
 # WARC record types (WARC 1.1 §6); the default selection is the ones that hold a document.
 WarcRecordType = Literal["warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"]
@@ -108,7 +109,37 @@ class SampleImagesSource(_Source):
         return None
 
 
+class ImageLinksSource(_Source):
+    """Image links of an Iceberg table (``<ns>.image_links``), fetched over HTTP: one sample per link.
+
+    Resumable: links that already have a row in ``<ns>.samples`` are not fetched again, and the
+    rest are fetched and committed ``chunk_links`` at a time (docs/image_text.md#downloader).
+    """
+
+    type: Literal["image_links"]
+    namespace: str | None = Field(None, description="namespace of the links table; default: the recipe's namespace")
+    table: str = Field("image_links", description="the links table (link_id, sample_id, page_url, url, alt, title, position, ...)")
+    where: str | None = Field(None, description="Spark SQL predicate over the links table's columns, e.g. the LAION filters: 'laion_ok'")
+    chunk_links: int = Field(10_000, ge=1, description="links fetched per commit: a killed run loses at most one chunk of fetches")
+    fetch_tasks: int | None = Field(None, ge=1, description="Spark tasks per chunk (links of one host stay in one task); default: the default parallelism")
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+
+    @field_validator("namespace", "table")
+    @classmethod
+    def _names(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError(f"source.{info.field_name} {value!r} must match {NAME_PATTERN.pattern} (lower-case letters, digits, '_')")
+        return value
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or ";" in value):
+            raise ValueError("source.where must be one non-empty Spark SQL predicate (no ';'), e.g. 'laion_ok AND width_ok'")
+        return value
+
+
 SourceSpec = Annotated[
-    Union[ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, ImageFilesSource, SampleImagesSource],
+    Union[ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, ImageFilesSource, SampleImagesSource, ImageLinksSource],
     Field(discriminator="type"),
 ]

@@ -98,9 +98,14 @@ def test_distinct_contents_and_digest(tmp_path: Path) -> None:
     assert distinct_contents([a, b]) == ([a], [b])
 
 
-def test_every_source_type_has_a_reader() -> None:
+def test_every_source_type_has_a_reader_or_its_own_ingest() -> None:
+    from spark_mm.engine.ingesters import SOURCE_INGESTS
+    from spark_mm.sources.precheck import SOURCE_PRECHECKS
+
     spec_classes = typing.get_args(typing.get_args(SourceSpec)[0])
-    assert set(spec_classes) == set(SOURCE_READERS)
+    assert set(spec_classes) == set(SOURCE_READERS) | set(SOURCE_INGESTS)
+    assert not set(SOURCE_READERS) & set(SOURCE_INGESTS)
+    assert set(spec_classes) == set(SOURCE_PRECHECKS)
 
 
 def test_record_types_are_validated() -> None:

@@ -27,6 +27,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.model_nsfw",
     "spark_mm.ops.model_fasttext",
     "spark_mm.ops.model_edu",
+    "spark_mm.ops.model_perplexity",
 )
 
 O = TypeVar("O", bound=type[Operator])  # type: ignore[type-arg]

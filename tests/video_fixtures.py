@@ -7,7 +7,9 @@ silent audio track. ``truncated`` and ``garbage`` give the broken inputs the tes
 from __future__ import annotations
 
 import io
+import os
 import tarfile
+import tempfile
 from fractions import Fraction
 
 import numpy as np
@@ -22,18 +24,32 @@ KINDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def encode(kind: str = "mp4", *, frames: int = 48, fps: int = 12, size: tuple[int, int] = (64, 48), gop: int = 12, noise_px: int = 0) -> bytes:
+def encode(
+    kind: str = "mp4", *, frames: int = 48, fps: int = 12, size: tuple[int, int] = (64, 48), gop: int = 12, noise_px: int = 0, faststart: bool = False
+) -> bytes:
     """A ``frames``-frame video of ``size`` (w, h) at ``fps``, keyframe every ``gop`` frames.
 
     ``noise_px`` > 0 adds a random block per frame, which makes the file larger (for size caps).
+    ``faststart`` (MP4) puts the index before the media, so a truncated copy still opens.
     """
     import av
 
     fmt, vcodec, acodec = KINDS[kind]
     w, h = size
     rng = np.random.default_rng(0)
+    if faststart:  # the muxer rewrites the file to move the index: it needs a real file
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "v.mp4")
+            _write(av, path, fmt, vcodec, acodec, frames, fps, w, h, gop, noise_px, rng, {"movflags": "faststart"})
+            with open(path, "rb") as fh:
+                return fh.read()
     buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as out:
+    _write(av, buf, fmt, vcodec, acodec, frames, fps, w, h, gop, noise_px, rng, {})
+    return buf.getvalue()
+
+
+def _write(av, target, fmt, vcodec, acodec, frames, fps, w, h, gop, noise_px, rng, options) -> None:  # type: ignore[no-untyped-def]
+    with av.open(target, "w", format=fmt, options=options) as out:
         video = out.add_stream(vcodec, rate=fps)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         video.gop_size = gop
@@ -58,7 +74,6 @@ def encode(kind: str = "mp4", *, frames: int = 48, fps: int = 12, size: tuple[in
                     out.mux(packet)
             for packet in audio.encode():
                 out.mux(packet)
-    return buf.getvalue()
 
 
 def truncated(data: bytes, fraction: float = 0.5) -> bytes:

@@ -76,6 +76,7 @@ class _Key:
     errors: list[str] = field(default_factory=list)
     doc: dict[str, Any] | None = None
     has_txt: bool = False
+    broken: bool = False  # the shard broke while reading this key's members
 
 
 class _ShardReader:
@@ -97,6 +98,9 @@ class _ShardReader:
                     elif split is None:
                         problem = f"member {member.name!r} at offset {member.offset} has no extension (expected KEY.EXT)"
                     if problem:
+                        if current is not None:
+                            yield self._finish(current)
+                            current = None
                         yield _file_error(member.offset, problem)
                         continue
                     assert split is not None
@@ -112,14 +116,22 @@ class _ShardReader:
                         seen[key] = member.offset
                         current = _Key(key, member.offset)
                     self._add(tar, member, ext, current)
+                end = tar.offset
         except (tarfile.TarError, OSError, EOFError) as err:
             if current is not None:
-                current.errors.append(f"shard breaks after this key: {type(err).__name__}: {err}")
+                current.errors.append(f"shard breaks in this key: {type(err).__name__}: {err}")
+                current.broken = True
                 yield self._finish(current)
                 current = None
             yield _file_error(-1, f"cannot read tar {self.path}: {type(err).__name__}: {err}")
+            return
         if current is not None:
             yield self._finish(current)
+            current = None
+        trailing = _trailing_data(self.path, end)
+        if trailing is not None:
+            # tarfile ends quietly at a header cut short: the bytes left are not a tar's zero end blocks
+            yield _file_error(end, f"cannot read tar {self.path}: {trailing} bytes at offset {end} are not a tar header (truncated shard?)")
 
     def _add(self, tar: tarfile.TarFile, member: tarfile.TarInfo, ext: str, k: _Key) -> None:
         k.exts.append(ext)
@@ -190,7 +202,7 @@ class _ShardReader:
                 row["source_record_id"] = None
             else:
                 row["source_record_id"] = native if isinstance(native, str) else json.dumps(native)
-        if row.get("image") is None and row.get("payload") is None and PAYLOAD_BYTES not in meta:
+        if not any(e.rsplit(".", 1)[-1] in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS for e in k.exts):
             k.errors.append(f"{k.key}: no image or video member (members: {meta['wds_members']})")
         row["ingest_error"] = "; ".join(k.errors) or None
         return row
@@ -202,6 +214,18 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     if len(data) != member.size:
         raise tarfile.ReadError(f"member {member.name!r} truncated: {len(data)} of {member.size} bytes")
     return data
+
+
+def _trailing_data(path: str, end: int) -> int | None:
+    """How many bytes follow ``end`` (where tarfile stopped) when any of them is non-zero; None for a clean end."""
+    with open(path, "rb") as fh:
+        fh.seek(end)
+        rest = 0
+        dirty = False
+        while chunk := fh.read(1 << 20):
+            rest += len(chunk)
+            dirty = dirty or any(chunk)
+    return rest if dirty else None
 
 
 def _file_error(offset: int, message: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ _OPS: dict[str, type[Operator]] = {}  # type: ignore[type-arg]
 BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.image_meta",
     "spark_mm.ops.image_signals",
+    "spark_mm.ops.video_meta",
     "spark_mm.ops.text_extract",
     "spark_mm.ops.text_lang",
     "spark_mm.ops.text_rules",

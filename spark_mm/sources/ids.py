@@ -43,8 +43,10 @@ def record_id(scope: str, native_id: str) -> str:
     return _digest("rec", scope, native_id)
 
 
-def position_id(file_digest: str, position: int) -> str:
+def position_id(file_digest: str, position: int | str) -> str:
     """The id of the record at ``position`` of the file whose bytes hash to ``file_digest``.
+
+    ``position`` is an offset, or a name the record has within the file (a WebDataset key).
 
     >>> len(position_id("ab" * 32, 1024))
     32

@@ -77,7 +77,7 @@ def _read(spark: SparkSession, spec: ParquetSource, kind: str, root: Path, files
 def _parquet_rows(spark: SparkSession, spec: ParquetSource, files: list[FileDigest], run_id: str, scope: str) -> DataFrame:
     raw = spark.read.parquet(*[d.path for d in files])
     fields = {f.name: f.dataType for f in raw.schema.fields}
-    for col in (spec.image_column, spec.text_column, spec.url_column, spec.caption_column, spec.id_column):
+    for col in (spec.image_column, spec.text_column, spec.url_column, spec.caption_column, spec.video_column, spec.id_column):
         if col and col not in fields:
             raise SourceError(f"column {col!r} not found in {spec.path}; columns: {sorted(fields)}")
     digests = spark.createDataFrame([(d.path, d.sha256) for d in files], "_path string, _digest string")
@@ -88,20 +88,8 @@ def _parquet_rows(spark: SparkSession, spec: ParquetSource, files: list[FileDige
         local_path(F.col("_metadata.file_path")).alias("_local"),
     ).join(F.broadcast(digests), F.col("_local") == F.col("_path"), "left")  # unmatched → null id → audit fails loudly
 
-    image: Column = F.lit(None).cast("binary")
-    image_error: Column = F.lit(None).cast("string")
-    if spec.image_column:
-        dtype = fields[spec.image_column]
-        if isinstance(dtype, T.StructType) and "bytes" in dtype.fieldNames():
-            # Hugging Face image feature: {bytes, path}; a path-only row has no payload to curate.
-            image = F.col(f"`{spec.image_column}`.bytes")
-            path_col = F.col(f"`{spec.image_column}`.path") if "path" in dtype.fieldNames() else F.lit(None)
-            image_error = F.when(image.isNull(), F.concat(F.lit("image bytes missing (path only: "), F.coalesce(path_col, F.lit("none")), F.lit(")")))
-        elif isinstance(dtype, T.BinaryType):
-            image = F.col(spec.image_column)
-            image_error = F.when(image.isNull(), F.lit("null image payload"))
-        else:
-            raise SourceError(f"image_column {spec.image_column!r} is {dtype.simpleString()}; expected binary or a struct with a 'bytes' field")
+    image, image_error = _bytes_column("image", spec.image_column, fields)
+    video, video_error = _bytes_column("video", spec.video_column, fields)
 
     pos = position_id_col(F.col("_digest"), F.col("_row"))
     native = F.col(spec.id_column).cast("string") if spec.id_column else F.lit(None).cast("string")
@@ -111,7 +99,7 @@ def _parquet_rows(spark: SparkSession, spec: ParquetSource, files: list[FileDige
     def text(col: str | None) -> Column:
         return F.col(col).cast("string") if col else F.lit(None).cast("string")
 
-    mapped = {c for c in (spec.image_column, spec.text_column, spec.url_column, spec.caption_column, spec.id_column) if c}
+    mapped = {c for c in (spec.image_column, spec.text_column, spec.url_column, spec.caption_column, spec.video_column, spec.id_column) if c}
     extra = [n for n, t in fields.items() if n not in mapped and isinstance(t, (T.StringType, T.NumericType, T.BooleanType, T.DateType, T.TimestampType))]
     meta = F.create_map(*[x for n in extra for x in (F.lit(n), F.col(n).cast("string"))]) if extra else F.lit(None).cast("map<string,string>")
     return df.select(
@@ -124,15 +112,35 @@ def _parquet_rows(spark: SparkSession, spec: ParquetSource, files: list[FileDige
         text(spec.caption_column).alias("caption"),
         text(spec.text_column).alias("text"),
         image.alias("image"),
-        F.lit(None).cast("binary").alias("payload"),
+        video.alias("payload"),
         F.lit(None).cast("string").alias("mime_type"),
         meta.alias("record_meta"),
-        join_errors(image_error, id_error).alias("ingest_error"),
+        join_errors(image_error, video_error, id_error).alias("ingest_error"),
         F.lit(None).cast("boolean").alias("is_revisit"),
         F.lit(None).cast("string").alias("refers_to_record_id"),
         pos.alias("_pos_id"),
         F.lit(None).cast("string").alias("_skipped"),
     )
+
+
+def _bytes_column(kind: str, column: str | None, fields: dict[str, T.DataType]) -> tuple[Column, Column]:
+    """(bytes, error) expressions for a binary column or a Hugging Face ``{bytes, path}`` struct; nulls when unset.
+
+    Raises:
+        SourceError: the column holds neither.
+    """
+    if not column:
+        return F.lit(None).cast("binary"), F.lit(None).cast("string")
+    dtype = fields[column]
+    if isinstance(dtype, T.StructType) and "bytes" in dtype.fieldNames():
+        # Hugging Face image/video feature: {bytes, path}; a path-only row has no payload to curate.
+        data = F.col(f"`{column}`.bytes")
+        path_col = F.col(f"`{column}`.path") if "path" in dtype.fieldNames() else F.lit(None)
+        return data, F.when(data.isNull(), F.concat(F.lit(f"{kind} bytes missing (path only: "), F.coalesce(path_col, F.lit("none")), F.lit(")")))
+    if isinstance(dtype, T.BinaryType):
+        data = F.col(column)
+        return data, F.when(data.isNull(), F.lit(f"null {kind} payload"))
+    raise SourceError(f"{kind}_column {column!r} is {dtype.simpleString()}; expected binary or a struct with a 'bytes' field")
 
 
 def _error_rows(spark: SparkSession, bad: list[FileDigest], run_id: str) -> DataFrame:

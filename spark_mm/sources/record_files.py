@@ -15,9 +15,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
-from spark_mm.lake.schema import SAMPLES_COLUMNS
+from spark_mm.lake.schema import SAMPLES_COLUMNS, SAMPLES_SCHEMA
 from spark_mm.sources.ids import error_id, position_id, record_id
 from spark_mm.sources.warc_records import FILE_ERROR
 
@@ -30,6 +31,12 @@ SAMPLES_DDL = (
 INTERNAL_COLUMNS = ("_pos_id", "_skipped")
 READ_DDL = SAMPLES_DDL + ", _pos_id string, _skipped string"
 _READ_COLUMNS = SAMPLES_COLUMNS + INTERNAL_COLUMNS
+_READ_SCHEMA = pa.schema([f.with_nullable(True) for f in SAMPLES_SCHEMA] + [pa.field(c, pa.string()) for c in INTERNAL_COLUMNS])
+# Formats whose rows carry whole media: yielded as Arrow batches cut by bytes, since Spark's
+# Python data source would otherwise gather up to 10,000 rows (of possibly 64 MiB each) per batch.
+_MEDIA_FORMATS = frozenset({"video", "webdataset"})
+BATCH_BYTES = 64 << 20
+BATCH_ROWS = 256
 
 # the scope of WARC-Record-IDs: globally unique URNs (WARC 1.1 §5.2), so one scope for all crawls
 WARC_SCOPE = "warc"
@@ -43,9 +50,10 @@ class FilePartition(InputPartition):
 
 
 class RecordFilesDataSource(DataSource):
-    """Options: ``format`` (warc|jsonl), ``files`` (JSON list of [path, sha256]), ``run_id``,
-    and per-format options (``max_record_bytes``, ``record_types``; ``text_column``,
-    ``id_column``, ``id_scope``, ``url_column``)."""
+    """Options: ``format`` (warc|jsonl|video|webdataset), ``files`` (JSON list of [path, sha256]),
+    ``run_id``, and per-format options (``max_record_bytes``, ``record_types``; ``text_column``,
+    ``id_column``, ``id_scope``, ``url_column``; ``root``, ``inline_max_bytes``,
+    ``max_image_bytes``)."""
 
     @classmethod
     def name(cls) -> str:
@@ -68,9 +76,13 @@ class RecordFilesReader(DataSourceReader):
     def partitions(self) -> list[InputPartition]:
         return [FilePartition(path, digest) for path, digest in self.files]
 
-    def read(self, partition: InputPartition) -> Iterator[tuple[Any, ...]]:
+    def read(self, partition: InputPartition) -> Iterator[Any]:
         assert isinstance(partition, FilePartition)
-        for row in identify(self._records(partition.path), partition.digest, self._scope(), self._record_types()):
+        rows = identify(self._records(partition.path), partition.digest, self._scope(), self._record_types())
+        if self.format in _MEDIA_FORMATS:
+            yield from arrow_batches(rows, partition.path, self.run_id)
+            return
+        for row in rows:
             row["source_uri"] = partition.path
             row["ingest_run_id"] = self.run_id
             yield tuple(row.get(c) for c in _READ_COLUMNS)
@@ -99,6 +111,20 @@ class RecordFilesReader(DataSourceReader):
             from spark_mm.sources.warc_records import iter_warc_records
 
             return iter_warc_records(path, max_record_bytes=int(opt["max_record_bytes"]))
+        if self.format == "video":
+            from pathlib import Path
+
+            from spark_mm.sources.video_records import iter_video_file
+
+            key = Path(path).relative_to(opt["root"]).as_posix()
+            return iter_video_file(path, key=key, inline_max_bytes=int(opt["inline_max_bytes"]))
+        if self.format == "webdataset":
+            from spark_mm.sources.webdataset_records import iter_webdataset_records
+
+            return iter_webdataset_records(
+                path, inline_max_bytes=int(opt["inline_max_bytes"]), max_image_bytes=int(opt["max_image_bytes"]),
+                id_field=opt.get("id_column") or None,
+            )
         raise ValueError(f"unknown record format {self.format!r}")
 
 
@@ -108,7 +134,8 @@ def identify(
     """Give each record of one file its ``sample_id`` and ``_pos_id``; mark unselected WARC types.
 
     A record with a native id (``source_record_id``) and a ``scope`` gets ``("rec", scope, id)``;
-    others get ``("pos", digest, offset)``; a file-level error row gets ``("err", digest, offset,
+    others get ``("pos", digest, offset)``, or ``("pos", digest, _position)`` when the record names
+    its position itself (a WebDataset key); a file-level error row gets ``("err", digest, offset,
     ordinal)``. A record whose ``WARC-Type`` is not in ``record_types`` becomes a row holding only
     ``_skipped`` (its type), for the ingest to count and drop.
 
@@ -132,7 +159,35 @@ def identify(
             faults += 1
             yield row
             continue
-        row["_pos_id"] = position_id(digest, offset)
+        row["_pos_id"] = position_id(digest, record.get("_position", offset))
         native = record.get("source_record_id")
         row["sample_id"] = record_id(scope, native) if scope is not None and native is not None else row["_pos_id"]
         yield row
+
+
+def _row_bytes(row: dict[str, Any]) -> int:
+    return sum(len(row.get(c) or b"") for c in ("image", "payload"))
+
+
+def arrow_batches(rows: Iterator[dict[str, Any]], source_uri: str, run_id: str) -> Iterator[pa.RecordBatch]:
+    """Rows of one file as Arrow batches of at most ``BATCH_ROWS`` rows or about ``BATCH_BYTES`` of media.
+
+    Building them here (Spark accepts ``RecordBatch`` from ``read``) bounds the memory a shard of
+    large videos takes; a file without rows yields no batch.
+    """
+    pending: list[dict[str, Any]] = []
+    size = 0
+
+    def flush() -> pa.RecordBatch:
+        return pa.RecordBatch.from_pylist([{c: r.get(c) for c in _READ_COLUMNS} for r in pending], schema=_READ_SCHEMA)
+
+    for row in rows:
+        row["source_uri"] = source_uri
+        row["ingest_run_id"] = run_id
+        pending.append(row)
+        size += _row_bytes(row)
+        if len(pending) >= BATCH_ROWS or size >= BATCH_BYTES:
+            yield flush()
+            pending, size = [], 0
+    if pending:
+        yield flush()

@@ -1,4 +1,5 @@
-"""WARC/WET and JSON Lines sources: digest the files on the executors, then parse one file per partition."""
+"""Record-file sources (WARC/WET, JSON Lines, video files, WebDataset shards): digest the files on
+the executors, then parse one file per partition (``sources.record_files``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from pyspark.sql import SparkSession
 from spark_mm.sources.base import SourceRead, copies_note, default_scope, input_digest
 from spark_mm.sources.digests import digest_files, distinct_contents
 from spark_mm.sources.files import list_files
-from spark_mm.sources.specs import JsonlSource, WarcSource
+from spark_mm.sources.specs import JsonlSource, VideoFilesSource, WarcSource, WebDatasetSource
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
+WEBDATASET_SUFFIXES = (".tar",)
+
+
+def both_cases(extensions: tuple[str, ...]) -> tuple[str, ...]:
+    """``extensions`` in lower and upper case (``.mp4`` and ``.MP4``), for :func:`list_files`."""
+    return tuple(e.lower() for e in extensions) + tuple(e.upper() for e in extensions)
 
 
 def read_warc(spark: SparkSession, spec: WarcSource, run_id: str) -> SourceRead:
@@ -31,6 +38,23 @@ def read_jsonl(spark: SparkSession, spec: JsonlSource, run_id: str) -> SourceRea
         "id_scope": spec.id_scope or default_scope(spec.path, root), "url_column": spec.url_column or "",
     }
     return _read(spark, "jsonl", root, files, run_id, options, spec.id_column)
+
+
+def read_video_files(spark: SparkSession, spec: VideoFilesSource, run_id: str) -> SourceRead:
+    """One row per distinct video file (id: its content digest at position 0, as an image file's)."""
+    root, files = list_files(spec.path, both_cases(spec.extensions))
+    options = {"format": "video", "root": str(root), "inline_max_bytes": str(spec.inline_max_bytes)}
+    return _read(spark, "video_files", root, files, run_id, options, None)
+
+
+def read_webdataset(spark: SparkSession, spec: WebDatasetSource, run_id: str) -> SourceRead:
+    """One row per key of each .tar shard; ids from (shard digest, key), or ``id_field`` of the key's json."""
+    root, files = list_files(spec.path, WEBDATASET_SUFFIXES)
+    options = {
+        "format": "webdataset", "inline_max_bytes": str(spec.inline_max_bytes), "max_image_bytes": str(spec.max_image_bytes),
+        "id_column": spec.id_field or "", "id_scope": spec.id_scope or default_scope(spec.path, root),
+    }
+    return _read(spark, "webdataset", root, files, run_id, options, spec.id_field)
 
 
 def _read(spark: SparkSession, kind: str, root: Path, files: list[Path], run_id: str, options: dict[str, str], id_field: str | None) -> SourceRead:

@@ -38,6 +38,7 @@ class ParquetSource(_Source):
     text_column: str | None = None
     url_column: str | None = None
     caption_column: str | None = None
+    video_column: str | None = Field(None, description="binary column (or struct with 'bytes') of video bytes → payload")
     id_column: str | None = Field(None, description="the records' own id; default: file content digest + row index")
     id_scope: str | None = Field(None, description=_ID_SCOPE.format(default="the source root directory's name"))
 
@@ -91,6 +92,31 @@ class ImageFilesSource(_Source):
     max_file_bytes: int = Field(64 * 1024 * 1024, gt=0, description="larger files become error rows without their payload")
 
 
+_INLINE_MAX = Field(
+    64 * 1024 * 1024, gt=0, description="videos up to this many bytes travel in payload; larger ones are a reference (docs/video.md)"
+)
+
+
+class VideoFilesSource(_Source):
+    """A directory (or glob) of video files, one sample per file; large files are referenced, not copied."""
+
+    type: Literal["video_files"]
+    path: str
+    extensions: tuple[str, ...] = Field((".mp4", ".webm", ".mkv", ".mov"), min_length=1)
+    inline_max_bytes: int = _INLINE_MAX
+
+
+class WebDatasetSource(_Source):
+    """WebDataset .tar shards (img2dataset / video2dataset layout), one sample per key; one partition per shard."""
+
+    type: Literal["webdataset"]
+    path: str
+    inline_max_bytes: int = _INLINE_MAX
+    max_image_bytes: int = Field(64 * 1024 * 1024, gt=0, description="larger image members become error rows without their bytes")
+    id_field: str | None = Field(None, description="field of each key's .json holding the sample's own id; default: shard digest + key")
+    id_scope: str | None = Field(None, description=_ID_SCOPE.format(default="the source root directory's name"))
+
+
 class SampleImagesSource(_Source):
     """The embedded demo dataset: scikit-image's CC0 photos with realistic variants, generated on first use."""
 
@@ -140,6 +166,9 @@ class ImageLinksSource(_Source):
 
 
 SourceSpec = Annotated[
-    Union[ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, ImageFilesSource, SampleImagesSource, ImageLinksSource],
+    Union[
+        ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, ImageFilesSource, VideoFilesSource, WebDatasetSource,
+        SampleImagesSource, ImageLinksSource,
+    ],
     Field(discriminator="type"),
 ]

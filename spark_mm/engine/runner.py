@@ -24,6 +24,7 @@ from spark_mm.engine.dedup_stage import run_dedup_step
 from spark_mm.engine.error_policy import stage_policy
 from spark_mm.engine.fingerprint import StageFingerprint, stage_fingerprint
 from spark_mm.engine.ingest import ingest
+from spark_mm.engine.links_stage import run_links_step
 from spark_mm.engine.inputs import SAMPLES, join_inputs
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
@@ -140,6 +141,8 @@ class Runner:
                 produced[name] = signals_table(plan.name)
         for step in self.recipe.dedup:
             result.stages.append(run_dedup_step(self.ctx, step, produced))
+        if self.recipe.links is not None:
+            result.stages.append(run_links_step(self.ctx, self.recipe.links, stage_policy(self.recipe.run, self.recipe.links)))
         return result
 
     def fingerprint(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str]) -> StageFingerprint:

@@ -22,6 +22,7 @@ from spark_mm.ops.base import Resource
 from spark_mm.dedup.methods import METHODS
 from spark_mm.dedup.steps import DedupStep
 from spark_mm.dedup.validate import check_dedup_steps
+from spark_mm.links.step import ImageLinksStep
 from spark_mm.sources.specs import SourceSpec
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -80,6 +81,7 @@ class _RecipeBase(BaseModel):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     dedup: list[DedupStep] = Field(default_factory=list, description="dedup steps after the stages")
+    links: ImageLinksStep | None = Field(None, description="image links of the ingested pages into <ns>.image_links (docs/image_text.md)")
 
     @model_validator(mode="after")
     def _check_stages(self) -> "_RecipeBase":

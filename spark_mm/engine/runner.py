@@ -24,6 +24,7 @@ from spark_mm.engine.dedup_stage import run_dedup_step
 from spark_mm.engine.error_policy import stage_policy
 from spark_mm.engine.fingerprint import StageFingerprint, stage_fingerprint
 from spark_mm.engine.ingesters import ingest_source
+from spark_mm.engine.links_stage import run_links_step
 from spark_mm.engine.inputs import SAMPLES, join_inputs
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
@@ -158,6 +159,9 @@ class Runner:
         for step in self.recipe.dedup:
             with StageProgress(self.spark, f"dedup_{step.name}") as progress:
                 result.stages.append(_say_if_skipped(progress, run_dedup_step(self.ctx, step, produced, progress)))
+        if self.recipe.links is not None:
+            with StageProgress(self.spark, "links") as progress:
+                result.stages.append(run_links_step(self.ctx, self.recipe.links, stage_policy(self.recipe.run, self.recipe.links)))
         return result
 
     def fingerprint(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str]) -> StageFingerprint:

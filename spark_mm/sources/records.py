@@ -13,7 +13,7 @@ from spark_mm.sources.digests import digest_files, distinct_contents
 from spark_mm.sources.files import list_files
 from spark_mm.sources.specs import JsonlSource, VideoFilesSource, WarcSource, WebDatasetSource
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz", ".wat", ".wat.gz")  # WAT: WARC metadata records
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
 WEBDATASET_SUFFIXES = (".tar",)
 
@@ -24,7 +24,7 @@ def both_cases(extensions: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def read_warc(spark: SparkSession, spec: WarcSource, run_id: str) -> SourceRead:
-    """WARC/WET records of the selected ``record_types``, keyed by WARC-Record-ID (scope ``warc``)."""
+    """WARC/WET/WAT records of the selected ``record_types``, keyed by WARC-Record-ID (scope ``warc``)."""
     root, files = list_files(spec.path, WARC_SUFFIXES)
     options = {"format": "warc", "max_record_bytes": str(spec.max_record_bytes), "record_types": json.dumps(list(spec.record_types))}
     return _read(spark, "warc", root, files, run_id, options, "WARC-Record-ID")

@@ -62,7 +62,10 @@ class HuggingFaceSource(_Source):
 
 
 class WarcSource(_Source):
-    """WARC or WET files (a file, a directory or a glob); one input partition per file."""
+    """WARC, WET or WAT files (a file, a directory or a glob); one input partition per file.
+
+    WAT files are WARC ``metadata`` records (JSON): list ``metadata`` in ``record_types`` to ingest them.
+    """
 
     type: Literal["warc"]
     path: str

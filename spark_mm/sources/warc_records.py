@@ -13,8 +13,9 @@ truncated records (fewer bytes than ``Content-Length``), ``revisit`` records (no
 ``is_revisit`` is set, ``refers_to_record_id`` names the original record, the digest and other
 refers-to fields go to ``record_meta``), chunked transfer and content encodings
 (decoded), non-HTML payloads (kept as bytes with their MIME type), malformed dates (kept
-verbatim), oversize records (payload dropped, error set), and WET ``conversion`` records (their
-text goes to ``text``).
+verbatim), oversize records (payload dropped, error set), WET ``conversion`` records (their
+text goes to ``text``) and ``metadata`` records (their body goes to ``payload``: WAT files are
+WARC metadata records with a JSON body, ``mime_type`` ``application/json``).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def _record_row(record: Any, path: str, offset: int, run_id: str | None, max_rec
     try:
         if rec_type == "revisit":
             _drain(record.raw_stream)  # a revisit's payload lives in the record it refers to
-        elif rec_type in ("response", "resource", "conversion"):
+        elif rec_type in ("response", "resource", "conversion", "metadata"):
             body, oversize = _read_capped(record.content_stream(), max_record_bytes)
             if oversize:
                 errors.append(f"oversize record: payload over max_record_bytes {max_record_bytes}; dropped")

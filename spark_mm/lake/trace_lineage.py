@@ -175,7 +175,7 @@ def locate(snapshots: Mapping[str, Sequence[SnapshotInfo]], op: str) -> list[OpL
         runs = tuple(dict.fromkeys(s.run_id for s in hits if s.run_id))
         found.append(OpLocation(table, last.lineage.get("stage", ""), op_id, last.snapshot_id, parse_inputs(last.lineage.get("input", "")), record, reads, runs))
     if not found:
-        ops = sorted({n for snaps in snapshots.values() for s in snaps if s.status == "main" for n in _op_names(s)})
+        ops = sorted({n for snaps in snapshots.values() for s in snaps if s.status == "main" and not s.lineage.get("stage", "").startswith(DEDUP_PREFIX) for n in _op_names(s)})
         steps = sorted(t for t in snapshots if t.startswith(DEDUP_PREFIX) and t != "dedup_keys")
         raise ConfigError(f"--op {op}: no commit in this namespace ran it; operators there: {ops}; dedup steps: {steps}")
     return found

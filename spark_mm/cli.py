@@ -4,6 +4,7 @@
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format jpg|png|webp]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
+    spark-mm trace NS --op OPNAME [--run-id R] [--limit N] [--format text|json]
     spark-mm unlock NS [--set lake.catalog=...]
     spark-mm analyze NS.TABLE [--columns C ...] / spark-mm suggest --k 3 RECIPE [--out FILE]
 """
@@ -71,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
             ins.add_argument("--namespace", help="only this namespace (default: all)")
         ins.add_argument("--format", choices=("table", "json"), default="table")
         ins.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake.* settings")
+    trc = sub.add_parser("trace", help="what one operator dropped, changed or grouped as duplicates (Data-Juicer's tracer)")
+    trc.add_argument("namespace")
+    trc.add_argument("--op", required=True, help="operator name (txt_length, txt_line_corrections, ...) or dedup step table dedup_<name>")
+    trc.add_argument("--run-id", help="only rows this run wrote (default: every row of the current tables)")
+    trc.add_argument("--limit", type=int, default=10, help="rows (dedup: groups) shown per view")
+    trc.add_argument("--max-chars", type=int, default=2000, help="clip texts longer than this in the output")
+    trc.add_argument("--format", choices=("text", "json"), default="text")
+    trc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
     unl = sub.add_parser("unlock", help="release a namespace's run lease left by a dead or stuck run")
     unl.add_argument("namespace")
     unl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
@@ -303,6 +312,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """``spark-mm trace``: the stage table comes from lineage (``docs/operations.md``, Tracing one operator)."""
+    from spark_mm.engine.session import build_session
+    from spark_mm.lake.trace import format_traces, trace
+
+    lake, spark_settings = _lake_and_spark(args.overrides)
+    spark = build_session(lake, spark_settings, app_name="spark-mm trace")
+    print(format_traces(trace(spark, lake, args.namespace, args.op, args.run_id, args.limit, args.max_chars), args.format))
+    return 0
+
+
 def cmd_unlock(args: argparse.Namespace) -> int:
     """Release the newest lease generation of a namespace (``docs/operations.md``, Concurrency)."""
     from spark_mm.engine.session import build_session
@@ -338,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train_aigc(args)
         if args.command == "unlock":
             return cmd_unlock(args)
+        if args.command == "trace":
+            return cmd_trace(args)
         if args.command == "analyze":
             return cmd_analyze(args)
         if args.command == "suggest":

@@ -19,8 +19,10 @@ from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.inputs import join_inputs
 from spark_mm.engine.progress import StageProgress
 from spark_mm.lake.audit import AuditFailed
+from spark_mm.lake.lineage import PREFIX
 
 KEYS_TABLE = "dedup_keys"
+READS_PROP = f"{PREFIX}dedup-reads"  # the step's columns (``step.reads``), key column first
 
 
 def run_dedup_step(ctx: RunContext, step: Any, produced: dict[str, str], progress: StageProgress | None = None) -> StageResult:
@@ -60,7 +62,9 @@ def run_dedup_step(ctx: RunContext, step: Any, produced: dict[str, str], progres
                 raise AuditFailed(f"{stage}: row count check failed: read {rows_in} rows, staged {row[0]}")
             dropped = int(row[1] or 0)
 
-        commit = lake.append(target, signals, ctx.lineage(stage, (method.lineage,), inputs), audit=check)
+        # the columns the step read, so ``spark-mm trace`` can show the texts (or ids) of a group
+        extra = {READS_PROP: ",".join(step.reads)}
+        commit = lake.append(target, signals, ctx.lineage(stage, (method.lineage,), inputs), audit=check, extra=extra)
         result.rows_in, result.rows_out = rows_in, commit.added_records if commit else 0
         result.snapshot_id = commit.snapshot_id if commit else None
         result.note = f"{dropped} not kept (dup_keep=false: duplicates or missing input)"

@@ -67,6 +67,19 @@ class OpResult:
     errors: pa.Array | None = None
 
 
+@dataclass(frozen=True)
+class TextRewrite:
+    """The text an operator rewrites: its output column and the input column(s) that text came from.
+
+    ``spark-mm trace`` shows before/after for such operators (docs/operations.md, Tracing one
+    operator). ``sources`` are read in order and the first non-null one is the "before" text
+    (``txt_extract``: the given text, else the raw payload).
+    """
+
+    output: str
+    sources: tuple[str, ...]
+
+
 class Operator(ABC, Generic[P]):
     """A per-record transform over Arrow batches. Subclasses set the class attributes below."""
 
@@ -121,6 +134,10 @@ class Operator(ABC, Generic[P]):
     def fingerprint_excludes(self) -> frozenset[str]:
         """Params that do not change this instance's values (``execution_only``, unless overridden)."""
         return self.params.execution_only
+
+    def rewrites(self) -> TextRewrite | None:
+        """The text column this operator rewrites from which input, or None (default: it rewrites none)."""
+        return None
 
     def setup(self) -> None:
         """Load anything heavy (models, lists) on the worker; called once before the first batch."""

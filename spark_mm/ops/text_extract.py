@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from spark_mm.errors import MissingDependency
-from spark_mm.ops.base import Filter, FilterDecision, OpParams
+from spark_mm.ops.base import Filter, FilterDecision, OpParams, TextRewrite
 from spark_mm.ops.registry import register
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -188,6 +188,10 @@ class TxtExtract(Filter[TxtExtractParams]):
                 ("txt_charset_source", pa.string()),
             ]
         )
+
+    def rewrites(self) -> TextRewrite:
+        # a given text passes through unchanged; otherwise the text comes from the HTTP body
+        return TextRewrite("txt_content", (self.params.text_column, self.params.payload_column))
 
     def setup(self) -> None:
         if self._extract is not None:

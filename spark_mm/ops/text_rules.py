@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from spark_mm import _native
 from spark_mm.errors import ConfigError
-from spark_mm.ops.base import Filter, FilterDecision, Operator, OpParams, OpResult
+from spark_mm.ops.base import Filter, FilterDecision, Operator, OpParams, OpResult, TextRewrite
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
 
@@ -482,6 +482,9 @@ class TxtLineCorrections(_TextRule):
             (f"{self.name}_words_removed", pa.int32()),
         ])
 
+    def rewrites(self) -> TextRewrite:
+        return TextRewrite(f"{self.name}_text", (self.params.text_column,))
+
     def rule_params(self) -> dict[str, Any]:
         d: dict[str, Any] = json.loads(_native.txt_rule_defaults("line_corrections"))["params"]
         for k, v in self.params.model_dump(exclude={"op", "text_column"}).items():
@@ -619,6 +622,9 @@ class TxtPii(Operator[TxtPiiParams]):
         if self.params.redact:
             fields.append(pa.field("txt_pii_text", pa.string()))
         return pa.schema(fields)
+
+    def rewrites(self) -> TextRewrite | None:
+        return TextRewrite("txt_pii_text", (self.params.text_column,)) if self.params.redact else None
 
     def transform(self, batch: pa.RecordBatch) -> OpResult:
         params = self.params.model_dump(exclude={"op", "text_column"})

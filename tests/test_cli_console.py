@@ -58,7 +58,7 @@ def recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {
                 "name": "image_models",
                 "resources": {"gpus_per_task": 1.0, "cpus_per_task": 1},
-                "ops": [{"op": "img_aesthetic", "weights": {"on_missing": "skip", "allow_download": False}}],
+                "ops": [{"op": "img_clip", "weights": {"on_missing": "skip", "allow_download": False}}],
             },
         ],
         "dedup": [{"name": "image_phash", "method": "phash", "column": "img_phash", "radius_bits": 4, "keep": {"kind": "smallest_id"}}],
@@ -131,10 +131,10 @@ def test_piped_output_has_started_lines_and_no_noise(piped: str) -> None:
     for noise in SILENCED:
         assert noise not in piped, (noise, piped)
     assert "does not support stage-level scheduling" not in piped  # INFO now; the summary note says it
-    skip_lines = [line for line in piped.splitlines() if "img_aesthetic" in line]
+    skip_lines = [line for line in piped.splitlines() if "img_clip" in line]
     assert len(skip_lines) == 1, skip_lines
     assert skip_lines[0].startswith("!! models skipped (weights absent, on_missing: skip")
-    assert "stage image_models: img_aesthetic@1" in skip_lines[0] and "--verbose" in skip_lines[0]
+    assert "stage image_models: img_clip@1" in skip_lines[0] and "--verbose" in skip_lines[0]
     assert "Looked at" not in piped and "How to provide them" not in piped
     assert re.search(r"^image_cpu\s+8\s+8\s", piped, re.M), piped  # the summary is still there
 
@@ -153,6 +153,6 @@ def test_terminal_gets_a_live_line_that_is_erased(on_terminal: str) -> None:
 
 
 def test_verbose_prints_why_each_model_was_skipped(on_terminal: str) -> None:
-    assert "model stage img_aesthetic@1 skipped: weights for model" in on_terminal
+    assert "model stage img_clip@1 skipped: weights for model" in on_terminal
     assert "How to provide them:" in on_terminal
     assert sum("!! models skipped" in line for line in on_terminal.splitlines()) == 1

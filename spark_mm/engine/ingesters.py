@@ -7,14 +7,13 @@ ingest and registers it here, so the runner never branches on the spec's type.
 
 from __future__ import annotations
 
-from spark_mm.engine.progress import StageProgress
-
 from collections.abc import Callable
 from typing import Any
 
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.download import ingest_image_links
 from spark_mm.engine.ingest import ingest
+from spark_mm.engine.progress import StageProgress
 from spark_mm.sources.specs import ImageLinksSource
 
 Ingest = Callable[[RunContext, Any, bool], StageResult]

@@ -33,6 +33,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.error_policy import ErrorPolicy, check_not_all_errors
 from spark_mm.engine.inputs import join_inputs
+from spark_mm.engine.progress import StageProgress
 from spark_mm.lake.audit import AuditFailed, AuditSpec, audit
 from spark_mm.lake.lineage import Lineage
 from spark_mm.links.schema import IMAGE_LINK_COLUMNS, IMAGE_LINKS_SCHEMA, PAGES_SCHEMA, SIGNALS_SCHEMA
@@ -56,8 +57,11 @@ def links_fn(step: ImageLinksStep, run_id: str, fingerprint: str) -> Callable[[I
     return run
 
 
-def run_links_step(ctx: RunContext, step: ImageLinksStep, policy: ErrorPolicy) -> StageResult:
-    """Extract the links of every page not yet in ``signals_links``; publish links, then pages."""
+def run_links_step(ctx: RunContext, step: ImageLinksStep, policy: ErrorPolicy, progress: StageProgress | None = None) -> StageResult:
+    """Extract the links of every page not yet in ``signals_links``; publish links, then pages.
+
+    ``progress`` is told the pending pages before the extraction pass.
+    """
     spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
     started = time.perf_counter()
     lake.ensure_table(LINKS_TABLE, from_arrow_schema(IMAGE_LINKS_SCHEMA))
@@ -72,13 +76,15 @@ def run_links_step(ctx: RunContext, step: ImageLinksStep, policy: ErrorPolicy) -
     frame, inputs = join_inputs(ctx, READS, {})
     if lake.current_snapshot_id(SIGNALS_TABLE) is not None:
         frame = frame.join(spark.table(lake.table(SIGNALS_TABLE)).select("sample_id"), "sample_id", "left_anti")
+    if progress:
+        progress.started(frame.count())
     fingerprint = step.fingerprint()
     # materialised once: both commits and their audits read it, and extraction must not run twice
     pages = frame.mapInArrow(links_fn(step, run_id, fingerprint), from_arrow_schema(PAGES_SCHEMA)).localCheckpoint(eager=True)
     totals = pages.agg(F.count(F.lit(1)), F.sum("link_count"), F.sum("link_ok_count")).first()
     n_pages, n_links, n_ok = int(totals[0]), int(totals[1] or 0), int(totals[2] or 0)
     lineage = ctx.lineage(STAGE, (step.op_id,), inputs)
-    links_note = _commit_links(ctx, pages, lineage)
+    links_note = _commit_links(ctx, pages, lineage, n_links)
     signals = pages.drop("links")
     spec = AuditSpec(expected_rows=n_pages, max_error_rate=policy.max_error_rate, required=from_arrow_schema(SIGNALS_SCHEMA))
     what = f"step {STAGE!r} ({lake.table(SIGNALS_TABLE)})"
@@ -96,8 +102,8 @@ def run_links_step(ctx: RunContext, step: ImageLinksStep, policy: ErrorPolicy) -
     return result
 
 
-def _commit_links(ctx: RunContext, pages: DataFrame, lineage: Lineage) -> str:
-    """Publish the pages' links to ``image_links`` unless this run already did; returns a note."""
+def _commit_links(ctx: RunContext, pages: DataFrame, lineage: Lineage, n_links: int) -> str:
+    """Publish the pages' ``n_links`` links to ``image_links`` unless this run already did; returns a note."""
     spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
     if lake.find_commit(LINKS_TABLE, run_id, STAGE):
         return "links already committed by this run"
@@ -106,15 +112,14 @@ def _commit_links(ctx: RunContext, pages: DataFrame, lineage: Lineage) -> str:
         F.lit(run_id).alias("run_id"),
     )
     note = ""
+    expected = n_links  # the pages' link counts, summed once by the caller
     if lake.current_snapshot_id(LINKS_TABLE) is not None:
         held = spark.table(lake.table(LINKS_TABLE)).select("sample_id").distinct()
-        before = links.count()
         links = links.join(held, "sample_id", "left_anti")
-        kept = links.count()
-        if kept != before:
-            note = f"{before - kept} links of pages already in {lake.table(LINKS_TABLE)} (an interrupted earlier run) not written again"
+        expected = links.count()
+        if expected != n_links:
+            note = f"{n_links - expected} links of pages already in {lake.table(LINKS_TABLE)} (an interrupted earlier run) not written again"
     links = links.select(*IMAGE_LINK_COLUMNS)
-    expected = links.count()
     what = f"step {STAGE!r} ({lake.table(LINKS_TABLE)})"
 
     def check(added: DataFrame) -> None:

@@ -161,7 +161,7 @@ class Runner:
                 result.stages.append(_say_if_skipped(progress, run_dedup_step(self.ctx, step, produced, progress)))
         if self.recipe.links is not None:
             with StageProgress(self.spark, "links") as progress:
-                result.stages.append(run_links_step(self.ctx, self.recipe.links, stage_policy(self.recipe.run, self.recipe.links)))
+                result.stages.append(_say_if_skipped(progress, run_links_step(self.ctx, self.recipe.links, stage_policy(self.recipe.run, self.recipe.links), progress)))
         return result
 
     def fingerprint(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str]) -> StageFingerprint:

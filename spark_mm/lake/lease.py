@@ -194,7 +194,13 @@ class LeaseStore:
 
     def __init__(self, spark: SparkSession, catalog: str, namespace: str) -> None:
         self.session = spark.newSession()  # own SQL conf: the run's spark.wap.id never reaches it
-        self.session.conf.set(f"spark.sql.catalog.{catalog}.cache-enabled", "false")  # see other JVMs' commits
+        # A new session starts from the SparkContext's conf: a catalog defined at runtime with
+        # spark.conf.set (a REST catalog added to a running session) must be copied over.
+        prefix = f"spark.sql.catalog.{catalog}"
+        for key, value in spark.conf.getAll.items():
+            if key == prefix or key.startswith(prefix + "."):
+                self.session.conf.set(key, value)
+        self.session.conf.set(f"{prefix}.cache-enabled", "false")  # see other JVMs' commits
         self.catalog = catalog
         self.namespace = namespace
 

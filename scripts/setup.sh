@@ -42,6 +42,11 @@ fi
 
 # Iceberg runtime + SQLite JDBC driver into .cache/jars, and spark-defaults for spark-submit.
 .venv/bin/python -m spark_mm.engine.jars >/dev/null
+if [[ "$extras" == "dev" ]]; then
+  # Iceberg's AWS bundle and the REST catalog server's classpath: tests/integration/test_rest_object_store.py
+  .venv/bin/python -m spark_mm.engine.jars --s3 >/dev/null
+  .venv/bin/python -c 'from spark_mm.devstack.rest_catalog import resolve_classpath; resolve_classpath()'
+fi
 
 # Headless Chromium for the report rendering test (--dev only): installed when missing and we are
 # root with apt; otherwise that one test skips and says why.

@@ -36,12 +36,19 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def spark(lake_home: Path) -> Iterator[SparkSession]:
     """The one SparkSession of the run: local[2] with the Iceberg catalog ``lake``."""
+    from spark_mm.engine.jars import cached_jars
     from spark_mm.engine.session import build_session
     from spark_mm.lake.settings import LakeSettings, SparkSettings
 
     session = build_session(
         LakeSettings(buckets=4),
-        SparkSettings(master="local[2]", conf={"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2"}),
+        # the AWS bundle when setup --dev fetched it: tests/integration/test_rest_object_store.py adds a
+        # REST catalog on S3 to this same session
+        SparkSettings(
+            master="local[2]",
+            conf={"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2"},
+            s3_jars=cached_jars(s3=True) is not None,
+        ),
         app_name="spark-mm-tests",
     )
     yield session

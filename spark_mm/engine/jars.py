@@ -20,6 +20,15 @@ from spark_mm.paths import jar_cache
 ICEBERG_RUNTIME = "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.11.0"
 SQLITE_JDBC = "org.xerial:sqlite-jdbc:3.47.1.0"
 COORDINATES: tuple[str, ...] = (ICEBERG_RUNTIME, SQLITE_JDBC)
+# Iceberg's S3FileIO and the AWS SDK it calls (63 MB): only for an ``s3://`` warehouse (see
+# LakeSettings.uses_s3), fetched by ``python -m spark_mm.engine.jars --s3`` and setup --dev.
+ICEBERG_AWS_BUNDLE = "org.apache.iceberg:iceberg-aws-bundle:1.11.0"
+S3_COORDINATES: tuple[str, ...] = (ICEBERG_AWS_BUNDLE,)
+
+
+def coordinates(s3: bool = False) -> tuple[str, ...]:
+    """The artifacts a session needs: the Iceberg runtime and SQLite driver, plus S3 when asked."""
+    return COORDINATES + (S3_COORDINATES if s3 else ())
 
 
 def jar_name(coordinate: str) -> str:
@@ -32,19 +41,19 @@ def jar_name(coordinate: str) -> str:
     return f"{artifact}-{version}.jar"
 
 
-def cached_jars(cache: Path | None = None) -> list[Path] | None:
+def cached_jars(cache: Path | None = None, s3: bool = False) -> list[Path] | None:
     """Paths of all required jars if every one is in the cache, else None."""
     cache = cache or jar_cache()
-    paths = [cache / jar_name(c) for c in COORDINATES]
+    paths = [cache / jar_name(c) for c in coordinates(s3)]
     return paths if all(p.is_file() for p in paths) else None
 
 
-def fetch(cache: Path | None = None) -> list[Path]:
+def fetch(cache: Path | None = None, s3: bool = False) -> list[Path]:
     """Copy every required jar into the cache with ``mvn dependency:copy`` (idempotent)."""
     cache = cache or jar_cache()
     cache.mkdir(parents=True, exist_ok=True)
     mvn = shutil.which("mvn")
-    for coordinate in COORDINATES:
+    for coordinate in coordinates(s3):
         target = cache / jar_name(coordinate)
         if target.is_file():
             continue
@@ -57,7 +66,7 @@ def fetch(cache: Path | None = None) -> list[Path]:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0 or not target.is_file():
             raise ConfigError(f"mvn could not fetch {coordinate}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return [cache / jar_name(c) for c in COORDINATES]
+    return [cache / jar_name(c) for c in coordinates(s3)]
 
 
 _MARK = "# managed by spark-mm setup"
@@ -83,7 +92,7 @@ def write_spark_defaults(paths: list[Path]) -> Path:
 
 
 if __name__ == "__main__":
-    jar_paths = fetch()
+    jar_paths = fetch(s3="--s3" in sys.argv[1:])
     for path in jar_paths:
         print(path)
     print(write_spark_defaults(jar_paths))

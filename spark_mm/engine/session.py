@@ -102,11 +102,12 @@ def _launched_by_spark_submit() -> bool:
 def session_conf(lake: LakeSettings, spark: SparkSettings) -> dict[str, str]:
     """All conf entries spark-mm sets (before spark-submit's own flags are applied)."""
     conf = dict(_DEFAULTS)
-    jar_paths = jars.cached_jars()
+    s3 = lake.uses_s3() if spark.s3_jars is None else spark.s3_jars
+    jar_paths = jars.cached_jars(s3=s3)
     if jar_paths:
         conf["spark.jars"] = ",".join(str(p) for p in jar_paths)
     else:
-        conf["spark.jars.packages"] = ",".join(jars.COORDINATES)
+        conf["spark.jars.packages"] = ",".join(jars.coordinates(s3))
     # Executors must run the same interpreter (and therefore the same spark_mm build).
     conf["spark.pyspark.python"] = sys.executable
     conf["spark.pyspark.driver.python"] = sys.executable

@@ -58,6 +58,17 @@ class LakeSettings(BaseModel):
     def resolved_warehouse(self) -> str:
         return self.warehouse or (home() / "warehouse").as_uri()
 
+    def uses_s3(self) -> bool:
+        """An ``s3://`` (or ``s3a://``) warehouse or Iceberg's S3FileIO: the session needs the AWS bundle.
+
+        >>> LakeSettings(type="rest", uri="http://c", warehouse="s3://lake/wh").uses_s3()
+        True
+        >>> LakeSettings().uses_s3()
+        False
+        """
+        scheme = urlparse(self.resolved_warehouse()).scheme
+        return scheme in ("s3", "s3a") or self.properties.get("io-impl", "").endswith("S3FileIO")
+
     def spark_conf(self) -> dict[str, str]:
         """Spark conf entries that define this catalog."""
         prefix = f"spark.sql.catalog.{self.catalog}"
@@ -135,6 +146,7 @@ class SparkSettings(BaseModel):
 
     master: str = "local[*]"
     conf: dict[str, str] = Field(default_factory=dict)
+    s3_jars: bool | None = Field(None, description="Iceberg's AWS bundle on the classpath; default: when the lake uses S3")
 
 
 M = TypeVar("M", bound=BaseModel)

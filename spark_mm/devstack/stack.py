@@ -1,0 +1,74 @@
+"""The dev stack as one unit: start, describe (a state file), settings that point a lake at it, stop."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from spark_mm.devstack import object_store, processes, rest_catalog
+from spark_mm.lake.settings import CatalogType, LakeSettings
+
+BUCKET = "lake"
+WAREHOUSE = f"s3://{BUCKET}/warehouse"
+
+
+@dataclass(frozen=True)
+class Stack:
+    root: str
+    store: object_store.ObjectStore
+    catalog: rest_catalog.RestCatalog
+    started_s: float
+
+    def lake_settings(self, catalog: str = "lake", buckets: int = 16) -> LakeSettings:
+        """A lake on this stack. Credentials are not in here: they come from the environment."""
+        props = {"io-impl": "org.apache.iceberg.aws.s3.S3FileIO", "s3.endpoint": self.store.endpoint, "s3.path-style-access": "true"}
+        return LakeSettings(catalog=catalog, type=CatalogType.REST, uri=self.catalog.uri, warehouse=WAREHOUSE, buckets=buckets, properties=props)
+
+    def set_flags(self) -> list[str]:
+        """``--set`` overrides that point a recipe run at this stack."""
+        lake = self.lake_settings()
+        flags = [f"lake.type={lake.type.value}", f"lake.uri={lake.uri}", f"lake.warehouse={lake.warehouse}"]
+        return flags + [f"lake.properties.{k}={v}" for k, v in lake.properties.items()]
+
+
+def state_file(root: Path) -> Path:
+    return root / "state.json"
+
+
+def up(root: Path) -> Stack:
+    """Start the object store and the REST catalog on free loopback ports; write the state file."""
+    root.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    logs = root / "logs"
+    store = object_store.start(logs)
+    try:
+        object_store.create_bucket(store, BUCKET)
+        catalog = rest_catalog.start(logs, root / "catalog", store, WAREHOUSE)
+    except BaseException:
+        processes.stop(store.pid)
+        raise
+    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2))
+    state_file(root).write_text(json.dumps(asdict(stack), indent=2))
+    return stack
+
+
+def load(root: Path) -> Stack | None:
+    """The stack described by ``root``'s state file, or None when there is none."""
+    path = state_file(root)
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text())
+    return Stack(raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"])
+
+
+def down(root: Path) -> bool:
+    """Stop every server of the stack at ``root`` (catalog first); False when none was recorded."""
+    stack = load(root)
+    if stack is None:
+        return False
+    processes.stop(stack.catalog.pid)
+    processes.stop(stack.store.pid)
+    state_file(root).unlink()
+    return True

@@ -29,11 +29,11 @@ section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:4px 1
 nav#contents{font-size:13px;margin:10px 0}nav#contents ol{display:flex;flex-wrap:wrap;gap:2px 16px;list-style:none;margin:0;padding:0}
 nav#contents b{margin-right:10px}nav#contents a{color:#2b5bb0;text-decoration:none}nav#contents a:hover{text-decoration:underline}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
-td{overflow-wrap:anywhere}
+td.w{overflow-wrap:anywhere;min-width:12em}
 th{background:#f0f2f5;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,pre{font-family:SFMono-Regular,Consolas,Menlo,monospace;font-size:12px}
 pre{background:#f6f7f9;border:1px solid #e6e8ec;padding:10px;overflow:auto;max-height:420px;white-space:pre-wrap;overflow-wrap:anywhere}
-pre.recipe{max-height:640px}details{margin:8px 0}summary{cursor:pointer;color:#4a5263}
+td pre{margin:0}pre.recipe{max-height:640px}details{margin:8px 0}summary{cursor:pointer;color:#4a5263}
 .meta{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;font-size:13px}.meta dt{color:#5b6475}.meta dd{margin:0;overflow-wrap:anywhere}
 .note{font-size:13px;color:#4a5263;background:#f6f7f9;border-left:3px solid #9aa1ae;padding:6px 10px;margin:6px 0 10px}
 .banner{background:#fff1d6;border:2px solid #e0a100;color:#5a3d00;padding:12px 16px;border-radius:6px;margin:14px 0;font-weight:600}
@@ -75,10 +75,15 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    """An HTML table; cells are already-escaped HTML, columns in ``numeric`` right-aligned."""
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = (), wrap: Sequence[int] = ()) -> str:
+    """An HTML table; cells are already-escaped HTML, columns in ``numeric`` right-aligned.
+
+    Columns in ``wrap`` hold free text (messages, notes) and may break a long unbroken string
+    anywhere; the others (names, ids) only wrap between words, so they never split mid-name.
+    """
     head = "".join(f'<th class="n">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>" for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
+    cls = {**{i: ' class="w"' for i in wrap}, **{i: ' class="n"' for i in numeric}}
+    body = "".join("<tr>" + "".join(f"<td{cls.get(i, '')}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -158,7 +163,7 @@ def _skipped_details(m: RunMetrics) -> str:
     if not m.skipped_details:
         return ""
     rows = [(_e(stage), f"<code>{_e(op)}</code>", f"<pre>{_e(why)}</pre>") for stage, op, why in m.skipped_details]
-    return f'<section id="skipped-details"><h2>Skipped models: details</h2>{_table(("stage", "operator", "why"), rows)}</section>'
+    return f'<section id="skipped-details"><h2>Skipped models: details</h2>{_table(("stage", "operator", "why"), rows, wrap=(2,))}</section>'
 
 
 def _stages(stages: Sequence[StageMetrics]) -> str:
@@ -175,7 +180,7 @@ def _stages(stages: Sequence[StageMetrics]) -> str:
         )
         for s in stages
     ]
-    return '<section id="stages"><h2>Stages</h2>' + _table(["stage", "rows in", "rows out", "errors", "seconds", "rows/s", "table @ snapshot", "note"], rows, (1, 2, 3, 4, 5)) + "</section>"
+    return '<section id="stages"><h2>Stages</h2>' + _table(["stage", "rows in", "rows out", "errors", "seconds", "rows/s", "table @ snapshot", "note"], rows, (1, 2, 3, 4, 5), wrap=(6, 7)) + "</section>"
 
 
 def _funnel(m: RunMetrics) -> str:
@@ -204,7 +209,7 @@ def _funnel(m: RunMetrics) -> str:
         f'<p class="muted">Filters applied in recipe order (a null decision counts as not kept). Rows kept at the end: <b>{_num(m.kept_rows)}</b> of {_num(m.funnel_rows)}.</p>'
         + _kept_note(m)
         + chart
-        + _table(["stage", "operator", "rows", "errors", "passed", "pass rate", "rejected by reason", "funnel in", "funnel out"], rows, (2, 3, 4, 5, 7, 8))
+        + _table(["stage", "operator", "rows", "errors", "passed", "pass rate", "rejected by reason", "funnel in", "funnel out"], rows, (2, 3, 4, 5, 7, 8), wrap=(6,))
         + "</section>"
     )
 
@@ -241,7 +246,7 @@ def _errors(m: RunMetrics) -> str:
         (_e(e.stage), f"<code>{_e(e.op)}</code>", _num(e.count), "<br>".join(f"{_num(t.count)} × {_e(t.message)}" for t in e.top))
         for e in sorted(m.errors, key=lambda e: (-e.count, e.stage, e.op))
     ]
-    return '<section id="errors"><h2>Errors</h2>' + _table(["stage", "operator", "rows", "most frequent messages"], rows, (2,)) + "</section>"
+    return '<section id="errors"><h2>Errors</h2>' + _table(["stage", "operator", "rows", "most frequent messages"], rows, (2,), wrap=(3,)) + "</section>"
 
 
 def _histograms(hists: Sequence[Histogram]) -> str:
@@ -318,7 +323,7 @@ def _recipe(m: RunMetrics) -> str:
         rows = [(f"<code>{_e(key)}</code>", f"<code>{_e(value)}</code>") for key, _, value in (o.partition("=") for o in m.recipe_overrides)]
         body += (
             '<h3 id="recipe-overrides">Overrides</h3><p class="muted">Applied on top of the file in this order '
-            "(<code>--set-file</code> entries, then <code>--set</code>; a later one wins).</p>" + _table(("key", "value"), rows)
+            "(<code>--set-file</code> entries, then <code>--set</code>; a later one wins).</p>" + _table(("key", "value"), rows, wrap=(0, 1))
         )
         if m.recipe_source is not None:
             body += f"<details><summary>The overridden recipe as hashed (recipe sha256)</summary><pre>{_e(m.recipe_text)}</pre></details>"

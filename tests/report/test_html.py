@@ -180,7 +180,7 @@ def test_recipe_section_shows_the_file_verbatim_and_the_overrides() -> None:
     assert html.unescape(pre) == source  # the text itself, comments and non-ASCII kept, no \u escapes
     assert "<code>conf/z_image.yaml</code>" in recipe
     table = recipe.split('id="recipe-overrides"', 1)[1].split("</table>", 1)[0]
-    cells = re.findall(r"<td><code>(.*?)</code></td>", table)
+    cells = re.findall(r"<td[^>]*><code>(.*?)</code></td>", table)
     assert cells == ["lake.buckets", "4", "namespace", "&quot;a&lt;b&quot;"]
     assert "buckets: 4" in recipe.split("<details>", 1)[1]  # the hashed text, folded away
     # No overrides: no table and no hashed copy; built in code: the dump, said so.
@@ -202,7 +202,8 @@ def test_kept_note_explains_the_count_and_splits_it() -> None:
 def test_error_messages_and_long_strings_wrap() -> None:
     long = "x" * 400
     page = render(_metrics(errors=(ErrorSummary("text", "txt_extract", 2, (ErrorMessage(long, 2),)),)))
-    assert long in _section(page, "errors")  # shown whole (cut upstream by short_message) ...
+    assert f'<td class="w">2 × {long}</td>' in _section(page, "errors")  # shown whole (cut upstream by short_message) ...
     css = page.split("<style>", 1)[1].split("</style>", 1)[0]
-    assert re.search(r"\btd\{[^}]*overflow-wrap:anywhere", css) and re.search(r"\bpre\{[^}]*overflow-wrap:anywhere", css)  # ... and wrapped
+    assert re.search(r"\btd\.w\{[^}]*overflow-wrap:anywhere", css) and re.search(r"\bpre\{[^}]*overflow-wrap:anywhere", css)  # ... and wrapped
+    assert "<td><code>txt_extract</code></td>" in page  # names never break mid-name
     assert "break-all" not in css  # wraps only where a string would overflow, not inside every word

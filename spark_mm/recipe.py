@@ -300,13 +300,25 @@ def read_set_file(path: str | Path) -> list[str]:
 
 
 class LoadedRecipe(BaseModel):
-    """A validated recipe plus the exact text it came from (its digest goes into lineage)."""
+    """A validated recipe plus the text it was hashed from (its digest goes into lineage).
+
+    Attributes:
+        text: what ``sha256`` is taken over: the file's text as read, or, when overrides were
+            applied (or the recipe was built in code), the YAML dump of the overridden mapping.
+        source_path / source_text: the recipe file and its text verbatim (comments and all), when
+            it came from a file; the report shows this text, never the dump.
+        overrides: the ``key=value`` overrides applied on top of it, in order (``--set-file``
+            entries, then ``--set``; a later one wins). Neither field enters ``sha256`` or any
+            stage fingerprint, which stay what they were.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
     recipe: Any
     text: str
     sha256: str
     source_path: str | None = None
+    source_text: str | None = None
+    overrides: tuple[str, ...] = ()
 
 
 def validate(raw: Any) -> Any:
@@ -354,15 +366,19 @@ def from_mapping(raw: dict[str, Any], overrides: list[str] | None = None) -> Loa
     if overrides:
         raw = apply_overrides(raw, overrides)
     text = yaml.safe_dump(raw, sort_keys=False)
-    return LoadedRecipe(recipe=validate(raw), text=text, sha256=hashlib.sha256(text.encode()).hexdigest())
+    return LoadedRecipe(recipe=validate(raw), text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), overrides=tuple(overrides or ()))
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
-    """Read, override and validate a recipe file."""
+    """Read, override and validate a recipe file.
+
+    The file's text and the overrides are kept on the result (``source_text``, ``overrides``) for
+    the report; the digest is over the text as before (see :class:`LoadedRecipe`).
+    """
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"recipe file not found: {path}")
-    text = path.read_text()
+    source = text = path.read_text()
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -371,4 +387,6 @@ def load(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
         raw = apply_overrides(raw, overrides)
         text = yaml.safe_dump(raw, sort_keys=False)
     recipe = validate(raw)
-    return LoadedRecipe(recipe=recipe, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), source_path=str(path))
+    return LoadedRecipe(
+        recipe=recipe, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), source_path=str(path), source_text=source, overrides=tuple(overrides or ())
+    )

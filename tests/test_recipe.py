@@ -151,3 +151,34 @@ def test_bad_set_file_fails_naming_the_file(tmp_path: Path, text: str, message: 
         recipes.read_set_file(f)
     with pytest.raises(RecipeError, match="file not found"):
         recipes.read_set_file(tmp_path / "missing.yaml")
+
+
+def _stage_fingerprints(loaded: recipes.LoadedRecipe) -> list[str]:
+    from spark_mm.engine.fingerprint import stage_fingerprint
+    from spark_mm.ops import registry
+
+    return [stage_fingerprint([registry.build(p).fingerprint() for p in s.ops], {}).digest for s in loaded.recipe.stages]
+
+
+def test_load_keeps_the_file_text_and_overrides_without_changing_digests(tmp_path: Path) -> None:
+    import hashlib
+
+    import yaml
+
+    text = "# tuned by hand: ünïcode – and a comment\n" + yaml.safe_dump(base(), sort_keys=False)
+    f = tmp_path / "r.yaml"
+    f.write_text(text)
+    plain = recipes.load(f)
+    assert plain.source_text == plain.text == text and plain.overrides == ()
+    assert plain.sha256 == hashlib.sha256(text.encode()).hexdigest()  # the file's bytes, as before
+    overrides = ["stages.0.ops.0.max_pixels=42", "namespace=other"]
+    tuned = recipes.load(f, overrides)
+    assert tuned.source_text == text and tuned.overrides == tuple(overrides) and tuned.source_path == str(f)
+    # The digest and the stage fingerprints are those of the overridden recipe, exactly as before
+    # the file text was kept: the dump of the overridden mapping, and the same as from_mapping's.
+    dumped = yaml.safe_dump(recipes.apply_overrides(yaml.safe_load(text), overrides), sort_keys=False)
+    assert tuned.text == dumped and tuned.sha256 == hashlib.sha256(dumped.encode()).hexdigest()
+    in_code = recipes.from_mapping(yaml.safe_load(text), overrides)
+    assert in_code.sha256 == tuned.sha256 and in_code.overrides == tuple(overrides) and in_code.source_text is None
+    assert _stage_fingerprints(tuned) == _stage_fingerprints(in_code) != _stage_fingerprints(plain)
+    assert tuned.recipe.stages[0].ops[0].max_pixels == 42

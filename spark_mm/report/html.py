@@ -4,13 +4,14 @@ The page needs nothing from the network (no scripts, fonts or stylesheets from e
 opens the same from a laptop, an artifact store or an air-gapped cluster. Sections carry stable
 ids (``run``, ``skipped-models``, ``stages``, ``skipped-details``, ``funnel``, ``throughput``, ``errors``,
 ``histograms``, ``thumbnails``, ``duplicates``, ``text-samples``, ``recipe``) that tests and
-links rely on.
+links rely on; a table of contents (``<nav id="contents">``) under the header links to each
+section the page has.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from spark_mm.paths import home
@@ -20,16 +21,21 @@ SECTION_IDS = ("run", "stages", "funnel", "throughput", "errors", "histograms", 
 
 _CSS = """
 *{box-sizing:border-box}
-body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+body{font:14px/1.45 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;background:#f5f6f8;overflow-wrap:break-word}
 main{max-width:1240px;margin:0 auto;padding:20px 24px 60px}
 h1{font-size:22px;margin:0 0 6px}h2{font-size:17px;margin:28px 0 10px;border-bottom:2px solid #d9dde5;padding-bottom:4px}
 h3{font-size:14px;margin:14px 0 6px}
-section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:4px 16px 14px;margin:14px 0}
+section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:4px 16px 14px;margin:14px 0;overflow-x:auto}
+nav#contents{font-size:13px;margin:10px 0}nav#contents ol{display:flex;flex-wrap:wrap;gap:2px 16px;list-style:none;margin:0;padding:0}
+nav#contents b{margin-right:10px}nav#contents a{color:#2b5bb0;text-decoration:none}nav#contents a:hover{text-decoration:underline}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
-th{background:#f0f2f5;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.w{overflow-wrap:anywhere;min-width:12em}
+th{background:#f0f2f5;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,pre{font-family:SFMono-Regular,Consolas,Menlo,monospace;font-size:12px}
-pre{background:#f6f7f9;border:1px solid #e6e8ec;padding:10px;overflow:auto;max-height:420px}
-.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:13px}.meta dt{color:#5b6475}.meta dd{margin:0;word-break:break-all}
+pre{background:#f6f7f9;border:1px solid #e6e8ec;padding:10px;overflow:auto;max-height:420px;white-space:pre-wrap;overflow-wrap:anywhere}
+td pre{margin:0}pre.recipe{max-height:640px}details{margin:8px 0}summary{cursor:pointer;color:#4a5263}
+.meta{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;font-size:13px}.meta dt{color:#5b6475}.meta dd{margin:0;overflow-wrap:anywhere}
+.note{font-size:13px;color:#4a5263;background:#f6f7f9;border-left:3px solid #9aa1ae;padding:6px 10px;margin:6px 0 10px}
 .banner{background:#fff1d6;border:2px solid #e0a100;color:#5a3d00;padding:12px 16px;border-radius:6px;margin:14px 0;font-weight:600}
 .banner ul{margin:6px 0 0;font-weight:400}
 .muted{color:#6b7385}.bad{color:#b3261e}.good{color:#1b7f3b}
@@ -38,13 +44,13 @@ pre{background:#f6f7f9;border:1px solid #e6e8ec;padding:10px;overflow:auto;max-h
 .grid{display:flex;flex-wrap:wrap;gap:8px}
 figure{margin:0;width:140px;font-size:11px}figure img,figure .ph{width:128px;height:128px;object-fit:contain;background:#eef0f3;border:1px solid #dde1e7;display:block}
 figure .ph{display:flex;align-items:center;justify-content:center;text-align:center;color:#8a90a0;padding:4px}
-figcaption{word-break:break-all;color:#4a5263}
+figcaption{overflow-wrap:anywhere;color:#4a5263}
 .group{margin:10px 0 16px}.group h3 .k{font-weight:400;color:#6b7385}
 .kept h3{color:#1b7f3b}.rejected h3{color:#b3261e}
 .cluster{display:flex;gap:8px;align-items:flex-start;border-bottom:1px dashed #dde1e7;padding:8px 0}
-.cluster .cid{width:150px;font-size:12px;color:#4a5263;word-break:break-all}
+.cluster .cid{width:150px;flex:none;font-size:12px;color:#4a5263;overflow-wrap:anywhere}
 .keep img{outline:3px solid #1b7f3b}.drop img{outline:3px solid #b3261e;opacity:.85}
-.txt{border-left:3px solid #c5cad3;padding:4px 10px;margin:6px 0;white-space:pre-wrap;font-size:12px;max-height:9em;overflow:hidden}
+.txt{border-left:3px solid #c5cad3;padding:4px 10px;margin:6px 0;white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;max-height:9em;overflow:hidden}
 .txt.kept{border-color:#1b7f3b}
 """
 
@@ -69,10 +75,15 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    """An HTML table; cells are already-escaped HTML, columns in ``numeric`` right-aligned."""
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = (), wrap: Sequence[int] = ()) -> str:
+    """An HTML table; cells are already-escaped HTML, columns in ``numeric`` right-aligned.
+
+    Columns in ``wrap`` hold free text (messages, notes) and may break a long unbroken string
+    anywhere; the others (names, ids) only wrap between words, so they never split mid-name.
+    """
     head = "".join(f'<th class="n">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>" for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
+    cls = {**{i: ' class="w"' for i in wrap}, **{i: ' class="n"' for i in numeric}}
+    body = "".join("<tr>" + "".join(f"<td{cls.get(i, '')}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -152,7 +163,7 @@ def _skipped_details(m: RunMetrics) -> str:
     if not m.skipped_details:
         return ""
     rows = [(_e(stage), f"<code>{_e(op)}</code>", f"<pre>{_e(why)}</pre>") for stage, op, why in m.skipped_details]
-    return f'<section id="skipped-details"><h2>Skipped models: details</h2>{_table(("stage", "operator", "why"), rows)}</section>'
+    return f'<section id="skipped-details"><h2>Skipped models: details</h2>{_table(("stage", "operator", "why"), rows, wrap=(2,))}</section>'
 
 
 def _stages(stages: Sequence[StageMetrics]) -> str:
@@ -169,7 +180,7 @@ def _stages(stages: Sequence[StageMetrics]) -> str:
         )
         for s in stages
     ]
-    return '<section id="stages"><h2>Stages</h2>' + _table(["stage", "rows in", "rows out", "errors", "seconds", "rows/s", "table @ snapshot", "note"], rows, (1, 2, 3, 4, 5)) + "</section>"
+    return '<section id="stages"><h2>Stages</h2>' + _table(["stage", "rows in", "rows out", "errors", "seconds", "rows/s", "table @ snapshot", "note"], rows, (1, 2, 3, 4, 5), wrap=(6, 7)) + "</section>"
 
 
 def _funnel(m: RunMetrics) -> str:
@@ -196,9 +207,24 @@ def _funnel(m: RunMetrics) -> str:
     return (
         '<section id="funnel"><h2>Funnel per operator</h2>'
         f'<p class="muted">Filters applied in recipe order (a null decision counts as not kept). Rows kept at the end: <b>{_num(m.kept_rows)}</b> of {_num(m.funnel_rows)}.</p>'
+        + _kept_note(m)
         + chart
-        + _table(["stage", "operator", "rows", "errors", "passed", "pass rate", "rejected by reason", "funnel in", "funnel out"], rows, (2, 3, 4, 5, 7, 8))
+        + _table(["stage", "operator", "rows", "errors", "passed", "pass rate", "rejected by reason", "funnel in", "funnel out"], rows, (2, 3, 4, 5, 7, 8), wrap=(6,))
         + "</section>"
+    )
+
+
+def _kept_note(m: RunMetrics) -> str:
+    """What the kept count counts, and why a curation query's export can be smaller."""
+    split = ""
+    if m.filtered_rows is not None:
+        removed = m.filtered_rows - m.kept_rows
+        split = f"<b>{_num(m.filtered_rows)}</b> pass every filter, dedup removes <b>{_num(removed)}</b>, kept <b>{_num(m.kept_rows)}</b>. "
+    return (
+        f'<p class="note" id="kept-note">{split}Kept counts the rows of this run that pass every filter and every dedup step of the recipe '
+        f"(the <code>_ok</code> and <code>dup_keep</code> columns). A curation query (<code>conf/{_e(m.job)}_curate.sql</code>, "
+        "<code>spark-mm curate</code>) reads the same tables but can apply stricter rules on top, such as thresholds on signal "
+        "columns no filter decides or dropping rows a model did not score, so its export may be smaller than this count.</p>"
     )
 
 
@@ -220,7 +246,7 @@ def _errors(m: RunMetrics) -> str:
         (_e(e.stage), f"<code>{_e(e.op)}</code>", _num(e.count), "<br>".join(f"{_num(t.count)} × {_e(t.message)}" for t in e.top))
         for e in sorted(m.errors, key=lambda e: (-e.count, e.stage, e.op))
     ]
-    return '<section id="errors"><h2>Errors</h2>' + _table(["stage", "operator", "rows", "most frequent messages"], rows, (2,)) + "</section>"
+    return '<section id="errors"><h2>Errors</h2>' + _table(["stage", "operator", "rows", "most frequent messages"], rows, (2,), wrap=(3,)) + "</section>"
 
 
 def _histograms(hists: Sequence[Histogram]) -> str:
@@ -285,25 +311,49 @@ def _texts(samples: Sequence[TextSample]) -> str:
     return '<section id="text-samples"><h2>Text samples per filter reason</h2>' + "".join(parts) + "</section>"
 
 
+def _recipe(m: RunMetrics) -> str:
+    """The recipe file's text verbatim (escaped, never re-dumped), then the overrides applied on top."""
+    notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in m.notes)
+    if m.recipe_source is not None:
+        where = f"<code>{_e(m.recipe_path)}</code>" if m.recipe_path else "The recipe file"
+        body = f'<p class="muted">{where}, as the file reads.</p><pre class="recipe">{_e(m.recipe_source)}</pre>'
+    else:
+        body = f'<p class="muted">Built in code: the YAML dump recipe sha256 is over.</p><pre class="recipe">{_e(m.recipe_text)}</pre>'
+    if m.recipe_overrides:
+        rows = [(f"<code>{_e(key)}</code>", f"<code>{_e(value)}</code>") for key, _, value in (o.partition("=") for o in m.recipe_overrides)]
+        body += (
+            '<h3 id="recipe-overrides">Overrides</h3><p class="muted">Applied on top of the file in this order '
+            "(<code>--set-file</code> entries, then <code>--set</code>; a later one wins).</p>" + _table(("key", "value"), rows, wrap=(0, 1))
+        )
+        if m.recipe_source is not None:
+            body += f"<details><summary>The overridden recipe as hashed (recipe sha256)</summary><pre>{_e(m.recipe_text)}</pre></details>"
+    return f'<section id="recipe"><h2>Recipe</h2>{notes}{body}</section>'
+
+
+def _contents(sections: Sequence[tuple[str, str]]) -> str:
+    """``<nav id="contents">``: a link to each ``(id, title)`` section, in page order."""
+    links = "".join(f'<li><a href="#{sid}">{_e(title)}</a></li>' for sid, title in sections)
+    return f'<nav id="contents"><ol><li><b>Contents</b></li>{links}</ol></nav>'
+
+
 def render(m: RunMetrics) -> str:
     """The whole report as one HTML string (no external resources)."""
-    notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in m.notes)
-    body = "".join(
-        [
-            _header(m),
-            _banner(m),
-            _stages(m.stages),
-            _skipped_details(m),
-            _funnel(m),
-            _throughput(m),
-            _errors(m),
-            _histograms(m.histograms),
-            _thumbs(m.thumb_groups),
-            _dups(m),
-            _texts(m.text_samples),
-            f'<section id="recipe"><h2>Recipe</h2>{notes}<pre>{_e(m.recipe_text)}</pre></section>',
-        ]
-    )
+    sections: list[tuple[str, str, Callable[[RunMetrics], str]]] = [  # (id, title in the contents, renderer)
+        ("skipped-models", "Skipped models", _banner),
+        ("stages", "Stages", lambda m: _stages(m.stages)),
+        ("skipped-details", "Skipped models: details", _skipped_details),
+        ("funnel", "Funnel", _funnel),
+        ("throughput", "Throughput", _throughput),
+        ("errors", "Errors", _errors),
+        ("histograms", "Histograms", lambda m: _histograms(m.histograms)),
+        ("thumbnails", "Images", lambda m: _thumbs(m.thumb_groups)),
+        ("duplicates", "Duplicates", _dups),
+        ("text-samples", "Text samples", lambda m: _texts(m.text_samples)),
+        ("recipe", "Recipe", _recipe),
+    ]
+    parts = [(sid, title, fn(m)) for sid, title, fn in sections]
+    present = [("run", "Run")] + [(sid, title) for sid, title, part in parts if part]  # optional sections render ""
+    body = _header(m) + _contents(present) + "".join(part for _, _, part in parts)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>spark-mm {_e(m.job)} {_e(m.run_id)}</title><style>{_CSS}</style></head>"

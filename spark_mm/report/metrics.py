@@ -49,6 +49,7 @@ DUP_MEMBERS = 6
 TEXT_SAMPLES = 3
 SNIPPET_CHARS = 400
 ERROR_MESSAGES = 3  # most frequent messages listed per operator
+MESSAGE_CHARS = 120  # an error message is grouped on, and shown cut to, this many characters
 MAX_THUMB_SOURCE_BYTES = 32 << 20  # larger payloads are listed without a thumbnail
 MAX_THUMB_SOURCE_PIXELS = 64_000_000
 
@@ -134,6 +135,30 @@ class StageMetrics:
         return self.rows_out / self.seconds
 
 
+def short_message(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ending with "…" when cut.
+
+    The cut falls at the last space before the limit; a single word longer than the limit is cut
+    hard. The "…" counts towards the limit.
+
+    >>> short_message("empty payload", 20)
+    'empty payload'
+    >>> short_message("jpeg is truncated (no EOI marker)", 20)
+    'jpeg is truncated…'
+    >>> short_message("DecompressionBombError", 10)
+    'Decompres…'
+    """
+    text = text.rstrip()
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]  # room for the ellipsis
+    if text[limit - 1] != " ":  # the word at the limit goes on: back up to the last space
+        space = head.rfind(" ")
+        if space > 0:
+            head = head[:space]
+    return head.rstrip() + "…"
+
+
 @dataclass(frozen=True)
 class ErrorMessage:
     message: str
@@ -142,7 +167,11 @@ class ErrorMessage:
 
 @dataclass(frozen=True)
 class ErrorSummary:
-    """Errors one operator recorded, with its most frequent messages (cut to 120 characters)."""
+    """Errors one operator recorded, with its most frequent messages.
+
+    Messages are grouped on their first ``MESSAGE_CHARS`` characters (plus one, to tell whether
+    they go on) and shown cut at a word boundary by :func:`short_message`.
+    """
 
     stage: str
     op: str
@@ -316,7 +345,7 @@ class RunMetrics:
     namespace: str
     catalog: str
     recipe_sha256: str
-    recipe_text: str
+    recipe_text: str  # the text recipe_sha256 is over (the overridden mapping's dump when overridden)
     code_version: str
     generated_at: str
     stages: tuple[StageMetrics, ...]
@@ -325,6 +354,7 @@ class RunMetrics:
     histograms: tuple[Histogram, ...]
     funnel_rows: int = 0
     kept_rows: int = 0
+    filtered_rows: int | None = None  # rows passing every filter, before the dedup steps (None: no dedup step)
     thumb_groups: tuple[ThumbGroup, ...] = ()
     dup_clusters: tuple[DupCluster, ...] = ()
     has_dedup: bool = False
@@ -332,6 +362,9 @@ class RunMetrics:
     skipped_models: tuple[tuple[str, tuple[str, ...]], ...] = ()
     skipped_details: tuple[tuple[str, str, str], ...] = ()  # (stage, op id, why: where looked, how to provide)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    recipe_path: str | None = None  # the recipe file, when the run's recipe came from one
+    recipe_source: str | None = None  # that file's text verbatim (comments included)
+    recipe_overrides: tuple[str, ...] = ()  # ``key=value`` applied on top of it, in order
 
     def snapshot_ids(self) -> dict[str, int]:
         """Stage name → the snapshot it committed (stages without a commit are left out)."""
@@ -463,7 +496,7 @@ class MetricsCollector:
         stage_metrics = self.stage_metrics()
         error_counts, error_summaries = self.errors(frames)
         funnel, steps = self.funnel_frame(frames)
-        operators, funnel_rows, kept_rows = self.operator_metrics(frames, funnel, steps, error_counts)
+        operators, funnel_rows, filtered_rows, kept_rows = self.operator_metrics(frames, funnel, steps, error_counts)
         histograms = [h for s, f in frames for h in self.histograms(s.stage, f)]
         samples = self._samples()
         thumbs: list[ThumbGroup] = []
@@ -493,6 +526,7 @@ class MetricsCollector:
             histograms=tuple(histograms),
             funnel_rows=funnel_rows,
             kept_rows=kept_rows,
+            filtered_rows=filtered_rows,
             thumb_groups=tuple(thumbs),
             dup_clusters=tuple(dups),
             has_dedup=has_dedup,
@@ -500,6 +534,9 @@ class MetricsCollector:
             skipped_models=tuple((k, tuple(v)) for k, v in self.result.skipped_models.items()),
             skipped_details=tuple((stage, op, why) for stage, ops in self.result.skipped_details.items() for op, why in ops.items()),
             notes=tuple(self.notes),
+            recipe_path=self.loaded.source_path,
+            recipe_source=self.loaded.source_text,
+            recipe_overrides=tuple(self.loaded.overrides),
         )
 
     def stage_metrics(self) -> list[StageMetrics]:
@@ -526,7 +563,7 @@ class MetricsCollector:
         for s, frame in frames:
             if "errors" not in frame.columns:
                 continue
-            exploded = frame.select(F.explode("errors").alias("op", "message")).select("op", F.substring("message", 1, 120).alias("msg"))
+            exploded = frame.select(F.explode("errors").alias("op", "message")).select("op", F.substring("message", 1, MESSAGE_CHARS + 1).alias("msg"))
             grouped = exploded.groupBy("op", "msg").agg(F.count(F.lit(1)).alias("n"))
             totals = grouped.groupBy("op").agg(F.sum("n").alias("total"))
             rows = (
@@ -538,19 +575,19 @@ class MetricsCollector:
             )
             for r in rows:
                 counts[(s.stage, r["op"])] = int(r["total"])
-                top.setdefault((s.stage, r["op"]), []).append(ErrorMessage(r["msg"] or "", int(r["n"])))
+                top.setdefault((s.stage, r["op"]), []).append(ErrorMessage(short_message(r["msg"] or ""), int(r["n"])))
         samples = self._samples()
         if samples is not None and "ingest_error" in samples.columns:
             rows = (
                 samples.where((F.col("ingest_run_id") == self.result.run_id) & F.col("ingest_error").isNotNull())
-                .groupBy(F.substring("ingest_error", 1, 120).alias("msg"))
+                .groupBy(F.substring("ingest_error", 1, MESSAGE_CHARS + 1).alias("msg"))
                 .agg(F.count(F.lit(1)).alias("n"))
                 .orderBy(F.desc("n"), "msg")
                 .collect()
             )
             if rows:
                 counts[("ingest", "ingest")] = sum(int(r["n"]) for r in rows)
-                top[("ingest", "ingest")] = [ErrorMessage(r["msg"], int(r["n"])) for r in rows[:ERROR_MESSAGES]]
+                top[("ingest", "ingest")] = [ErrorMessage(short_message(r["msg"]), int(r["n"])) for r in rows[:ERROR_MESSAGES]]
         summaries = [ErrorSummary(stage, op, n, tuple(top.get((stage, op), ()))) for (stage, op), n in counts.items()]
         return counts, summaries
 
@@ -611,8 +648,13 @@ class MetricsCollector:
         funnel: DataFrame | None,
         steps: Sequence[_Step],
         error_counts: dict[tuple[str, str], int],
-    ) -> tuple[list[OperatorMetrics], int, int]:
-        """Per operator counts, filter pass/reason counts and the cumulative funnel (one aggregate)."""
+    ) -> tuple[list[OperatorMetrics], int, int | None, int]:
+        """Per operator counts, filter pass/reason counts and the cumulative funnel (one aggregate).
+
+        Returns:
+            (operators, rows of the run, rows passing every filter before the dedup steps or None
+            when the funnel has no dedup step, rows kept at the end).
+        """
         stage_rows = {s.stage: s.rows_out for s, _ in frames}
         op_seconds = {s.stage: dict(getattr(s, "op_seconds", None) or {}) for s, _ in frames}
         step_stats: dict[str, tuple[int, int, int, int, int]] = {}  # name -> passed, rejected, undecided, in, out
@@ -664,7 +706,11 @@ class MetricsCollector:
             if st.dedup:
                 p, r, u, fin, fout = step_stats[st.name]
                 out.append(OperatorMetrics(st.stage, st.name, st.name, True, p + r, 0, p, r, u, tuple(reasons.get(st.name, ())), fin, fout))
-        return out, total, kept
+        filtered: int | None = None
+        if any(st.dedup for st in steps):  # filter steps come first in ``steps``, dedup steps last
+            last = [st for st in steps if not st.dedup][-1:]
+            filtered = step_stats[last[0].name][4] if last else total
+        return out, total, filtered, kept
 
     def histograms(self, stage: str, frame: DataFrame) -> list[Histogram]:
         """Equal-width histograms of every numeric signal column of a stage: two aggregate passes."""

@@ -23,6 +23,7 @@ from spark_mm.report.metrics import (
     TextSample,
     Thumb,
     ThumbGroup,
+    short_message,
     thumbnail,
 )
 
@@ -58,6 +59,7 @@ def _metrics(**over: object) -> RunMetrics:
         histograms=(Histogram("text", "txt_length_words", 9, 1, 0.0, 10.0, 1.0, 5.0, 9.0, tuple(float(i) for i in range(11)), (1,) * 9 + (0,)),),
         funnel_rows=10,
         kept_rows=6,
+        filtered_rows=8,
         thumb_groups=(ThumbGroup("kept", True, 6, (Thumb("a" * 32, "kept", uri, "a green box"),)), ThumbGroup("txt_length: too_short", False, 2, (Thumb("b" * 32, "x", None, "", "no payload"),))),
         dup_clusters=(DupCluster("c1", 2, (DupMember("a" * 32, True, "", Thumb("a" * 32, "keep", uri)), DupMember("b" * 32, False, "exact:dup", Thumb("b" * 32, "dup", uri)))),),
         has_dedup=True,
@@ -134,3 +136,74 @@ def test_docstring_examples(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def _section(page: str, sid: str) -> str:
+    return page.split(f'id="{sid}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_short_message_cuts_at_a_word_boundary() -> None:
+    assert short_message("empty payload", 20) == "empty payload"  # short: untouched
+    assert short_message("x" * 20, 20) == "x" * 20  # exactly the limit: untouched
+    # Cut at the last space before the limit, never mid-word; the "…" counts towards the limit.
+    msg = "image decode: DecompressionBombError: Image size (3600000000 pixels) exceeds limit"
+    cut = short_message(msg, 60)
+    assert cut == "image decode: DecompressionBombError: Image size…" and len(cut) <= 60
+    assert short_message("abc def ghi", 8) == "abc def…"  # the limit falls on a space: the word before stays whole
+    # A single word longer than the limit: the only hard cut.
+    assert short_message("A" * 30 + " tail", 10) == "A" * 9 + "…"
+    assert short_message("trailing   ", 8) == "trailing"
+
+
+def test_contents_links_each_section_on_the_page() -> None:
+    page = render(_metrics())
+    nav = page.split('<nav id="contents">', 1)[1].split("</nav>", 1)[0]
+    links = re.findall(r'href="#([a-z-]+)"', nav)
+    ids = re.findall(r'<(?:section|div)[^>]* id="([a-z-]+)"', page)
+    assert links == ids  # every section, in page order, and nothing that is not there
+    assert links[0] == "run" and links[-1] == "recipe" and "thumbnails" in links
+    assert page.index('<nav id="contents">') < page.index('id="skipped-models"')  # at the top, under the header
+    bare = render(_metrics(skipped_models=(), skipped_details=(), thumb_groups=(), text_samples=()))
+    bare_links = re.findall(r'href="#([a-z-]+)"', bare.split('<nav id="contents">', 1)[1].split("</nav>", 1)[0])
+    assert "thumbnails" not in bare_links and "skipped-models" not in bare_links and "text-samples" not in bare_links
+
+
+def test_recipe_section_shows_the_file_verbatim_and_the_overrides() -> None:
+    source = "# z_image demo – “curly quotes”, ünïcode and a comment the dump would lose\njob: z_image\nlake:\n  buckets: 16  # per table\n"
+    dumped = "job: z_image\nlake:\n  buckets: 4\nnamespace: \"a<b\"\n"
+    overrides = ("lake.buckets=4", 'namespace="a<b"')
+    page = render(_metrics(recipe_text=dumped, recipe_source=source, recipe_path="conf/z_image.yaml", recipe_overrides=overrides))
+    recipe = _section(page, "recipe")
+    pre = recipe.split('<pre class="recipe">', 1)[1].split("</pre>", 1)[0]
+    import html
+
+    assert html.unescape(pre) == source  # the text itself, comments and non-ASCII kept, no \u escapes
+    assert "<code>conf/z_image.yaml</code>" in recipe
+    table = recipe.split('id="recipe-overrides"', 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r"<td[^>]*><code>(.*?)</code></td>", table)
+    assert cells == ["lake.buckets", "4", "namespace", "&quot;a&lt;b&quot;"]
+    assert "buckets: 4" in recipe.split("<details>", 1)[1]  # the hashed text, folded away
+    # No overrides: no table and no hashed copy; built in code: the dump, said so.
+    plain = _section(render(_metrics(recipe_source=source, recipe_text=source)), "recipe")
+    assert "recipe-overrides" not in plain and "<details>" not in plain
+    in_code = _section(render(_metrics()), "recipe")
+    assert "Built in code" in in_code and "job: fineweb" in in_code
+
+
+def test_kept_note_explains_the_count_and_splits_it() -> None:
+    funnel = _section(render(_metrics()), "funnel")
+    note = funnel.split('id="kept-note">', 1)[1].split("</p>", 1)[0]
+    assert note.startswith("<b>8</b> pass every filter, dedup removes <b>2</b>, kept <b>6</b>.")
+    assert "every filter and every dedup step" in note and "conf/fineweb_curate.sql" in note and "may be smaller" in note
+    no_dedup = _section(render(_metrics(filtered_rows=None)), "funnel")
+    assert 'id="kept-note">Kept counts' in no_dedup and "pass every filter," not in no_dedup
+
+
+def test_error_messages_and_long_strings_wrap() -> None:
+    long = "x" * 400
+    page = render(_metrics(errors=(ErrorSummary("text", "txt_extract", 2, (ErrorMessage(long, 2),)),)))
+    assert f'<td class="w">2 × {long}</td>' in _section(page, "errors")  # shown whole (cut upstream by short_message) ...
+    css = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert re.search(r"\btd\.w\{[^}]*overflow-wrap:anywhere", css) and re.search(r"\bpre\{[^}]*overflow-wrap:anywhere", css)  # ... and wrapped
+    assert "<td><code>txt_extract</code></td>" in page  # names never break mid-name
+    assert "break-all" not in css  # wraps only where a string would overflow, not inside every word

@@ -94,7 +94,7 @@ def metrics(spark: SparkSession) -> RunMetrics:
 
 def test_funnel_and_reasons(metrics: RunMetrics) -> None:
     ops = {o.name: o for o in metrics.operators}
-    assert (metrics.funnel_rows, metrics.kept_rows) == (8, 2)
+    assert (metrics.funnel_rows, metrics.filtered_rows, metrics.kept_rows) == (8, 3, 2)  # 3 pass the filters, dedup removes 1
     length, rep, dedup = ops["txt_length"], ops["txt_gopher_repetition"], ops["dedup"]
     assert (length.rows, length.passed, length.rejected, length.undecided) == (8, 4, 4, 1)  # undecided is not kept
     assert (length.funnel_in, length.funnel_out) == (8, 4)
@@ -126,7 +126,7 @@ def test_every_dedup_step_counts_in_the_funnel(spark: SparkSession, metrics: Run
     m = collect_metrics(spark, RunResult("r1", "fineweb", NS, "lake", stages), loaded)
     ops = {o.name: o for o in m.operators}
     # s0 and s1 pass both filters and the in-table dup flag; dedup_text_exact drops s1
-    assert (m.funnel_rows, m.kept_rows) == (8, 1)
+    assert (m.funnel_rows, m.filtered_rows, m.kept_rows) == (8, 3, 1)
     assert (ops["dedup_url"].rejected, ops["dedup_url"].funnel_in, ops["dedup_url"].funnel_out) == (1, 2, 2)
     assert (ops["dedup_text_exact"].rejected, ops["dedup_text_exact"].funnel_in, ops["dedup_text_exact"].funnel_out) == (1, 2, 1)
     assert [o.name for o in m.operators][-3:] == ["dedup", "dedup_url", "dedup_text_exact"]

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from spark_mm.errors import RecipeError
-from spark_mm.lake.settings import LakeSettings, SparkSettings
+from spark_mm.lake.settings import LakeSettings, SparkSettings, shown_input
 from spark_mm.ops import registry
 from spark_mm.ops.base import Resource
 from spark_mm.dedup.methods import METHODS
@@ -198,7 +198,7 @@ def _explain(err: ValidationError, raw: Any) -> str:
         elif kind == "union_tag_not_found":
             lines.append(f"{key}: missing {e.get('ctx', {}).get('discriminator', 'tag')}; accepted: " + _accepted_tags(loc))
         else:
-            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+            lines.append(f"{key}: {e['msg']}{shown_input(e)}")
     return "invalid recipe:\n  " + "\n  ".join(lines)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from spark_mm import recipe as recipes
-from spark_mm.errors import RecipeError
+from spark_mm.errors import ConfigError, RecipeError
+from spark_mm.lake.settings import LakeSettings, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -182,3 +183,16 @@ def test_load_keeps_the_file_text_and_overrides_without_changing_digests(tmp_pat
     assert in_code.sha256 == tuned.sha256 and in_code.overrides == tuple(overrides) and in_code.source_text is None
     assert _stage_fingerprints(tuned) == _stage_fingerprints(in_code) != _stage_fingerprints(plain)
     assert tuned.recipe.stages[0].ops[0].max_pixels == 42
+
+
+@pytest.mark.parametrize("key", ["s3.secret-access-key", "s3.access-key-id", "credential", "token", "jdbc.password"])
+def test_credentials_are_refused_in_recipes_without_echoing_them(key: str) -> None:
+    """Recipes and --set are hashed into lineage and printed in reports: secrets come from the
+    environment or spark-submit --conf, and the error never repeats the value."""
+    with pytest.raises(RecipeError) as err:
+        recipes.load(REPO / "conf" / "z_image.yaml", [f"lake.properties.{key}=hunter2-value"])
+    assert "is a credential" in str(err.value) and "AWS_SECRET_ACCESS_KEY" in str(err.value)
+    assert "hunter2-value" not in str(err.value)
+    with pytest.raises(ConfigError) as err2:
+        parse_settings(LakeSettings, {"properties": {key: "hunter2-value"}}, "lake")
+    assert "is a credential" in str(err2.value) and "hunter2-value" not in str(err2.value)

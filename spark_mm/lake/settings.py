@@ -7,13 +7,14 @@ under the project-local home. Every value can be overridden by the recipe, ``--s
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spark_mm.errors import ConfigError
 from spark_mm.paths import describe_home, home
@@ -36,6 +37,21 @@ _CATALOG_IMPL = {
 }
 
 
+# Catalog property names that carry secrets (S3 keys, OAuth credentials and tokens, JDBC passwords).
+_SECRET_PROPERTY = re.compile(r"secret|password|token|credential|access-key", re.IGNORECASE)
+
+
+class CredentialInSettings(ValueError):
+    """A secret given where settings are hashed and shown: its value must never be echoed."""
+
+
+def shown_input(error: Any) -> str:
+    """`` (got <input>)`` for a pydantic error line, or nothing when the input is a credential."""
+    if isinstance(error.get("ctx", {}).get("error"), CredentialInSettings):
+        return ""
+    return f" (got {error.get('input')!r})"
+
+
 class LakeSettings(BaseModel):
     """Where tables live. Defaults: JDBC-on-SQLite catalog ``lake`` under the project home."""
 
@@ -47,6 +63,20 @@ class LakeSettings(BaseModel):
     warehouse: str | None = Field(None, description="warehouse location; default <home>/warehouse")
     buckets: int = Field(16, ge=1, le=65536, description="N in bucket(N, sample_id) for every table")
     properties: dict[str, str] = Field(default_factory=dict, description="extra catalog properties")
+
+    @field_validator("properties")
+    @classmethod
+    def _no_credentials(cls, props: dict[str, str]) -> dict[str, str]:
+        """Credentials never come from a recipe or ``--set``: both are hashed into lineage and shown
+        in the report. They come from the environment or ``spark-submit --conf``."""
+        for key in props:
+            if _SECRET_PROPERTY.search(key):
+                raise CredentialInSettings(
+                    f"{key!r} is a credential and does not belong in a recipe or --set (recipes are hashed into "
+                    f"lineage and printed in reports): set it in the environment (AWS_ACCESS_KEY_ID, "
+                    f"AWS_SECRET_ACCESS_KEY, ...) or with spark-submit --conf spark.sql.catalog.<name>.{key}=..."
+                )
+        return props
 
     def resolved_uri(self) -> str | None:
         if self.uri:
@@ -179,5 +209,5 @@ def parse_settings(model: type[M], raw: Any, key: str) -> M:
             if e["type"] == "extra_forbidden":
                 lines.append(f"--set {where}: unknown key; accepted keys here: {', '.join(sorted(model.model_fields))}")
             else:
-                lines.append(f"--set {where}: {e['msg']} (got {e.get('input')!r})")
+                lines.append(f"--set {where}: {e['msg']}{shown_input(e)}")
         raise ConfigError("; ".join(lines)) from None

@@ -124,3 +124,4 @@ def test_curation_keeps_laion_rules_and_exports_img2dataset_shards(spark: SparkS
         assert IMG2DATASET_FIELDS <= set(doc) and doc["status"] == "success" and doc["similarity"] is None
         assert doc["width"] == doc["original_width"] == 240 and len(doc["sha256"]) == 64 and doc["key"] == doc["sample_id"]
     assert {d["language"] for d in docs} == {"en", "fr"} and all(d["nsfw"] in ("NSFW", "UNLIKELY") for d in docs)
+

@@ -1,6 +1,7 @@
 """The ``spark-mm`` command: run recipes and query the lake.
 
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...] [--verbose]
+    spark-mm run conf/laion_links.yaml --then conf/laion.yaml [--then-set key=value ...]  # phases, one session
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
     spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format jpg|png|webp]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
@@ -22,7 +23,11 @@ from spark_mm.engine.console import quiet_python_loggers
 from spark_mm.errors import QueryError, SparkMMError
 
 DEFAULT_EXPORT = ""  # ``--export`` given without a directory: see export_dir()
-DEFAULT_RECIPES = {"z_image": "conf/z_image.yaml", "refinedweb": "conf/refinedweb.yaml", "fineweb": "conf/fineweb.yaml"}
+DEFAULT_RECIPES = {
+    "z_image": "conf/z_image.yaml", "refinedweb": "conf/refinedweb.yaml", "fineweb": "conf/fineweb.yaml", "laion": "conf/laion_links.yaml",
+}
+# jobs of several phases: the recipes run after the first one when no --then is given
+DEFAULT_THEN = {"laion": ("conf/laion.yaml",)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set-file", help="YAML of dotted keys -> values (e.g. from spark-mm suggest), applied like --set before the --set flags")
     run.add_argument("--run-id", help="name the run; re-using an id resumes it without appending twice")
     run.add_argument("--recompute", action="append", default=[], metavar="STAGE", help="recompute every row of this stage, current or not (repeatable)")
+    run.add_argument("--then", action="append", default=[], metavar="RECIPE", help="run this recipe next, in the same session under the same run id (repeatable)")
+    run.add_argument("--then-set", dest="then_overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key of every --then recipe")
     run.add_argument("--job", help=argparse.SUPPRESS)
     run.add_argument("--verbose", action="store_true", help="also print spark-mm's INFO messages (why each skipped model was skipped, ...)")
 
@@ -191,17 +198,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SparkMMError("spark-mm run: give a recipe file, e.g. spark-mm run conf/z_image.yaml")
     if args.verbose:
         logging.getLogger("spark_mm").setLevel(logging.INFO)
-    loaded = recipes.load(path, run_overrides(args))  # validated before Spark starts
-    if loaded.recipe.tracking.enabled:
+    then = args.then or list(DEFAULT_THEN.get(args.job or "", ()))
+    chain = [recipes.load(path, run_overrides(args))] + [recipes.load(p, args.then_overrides) for p in then]  # validated before Spark starts
+    if any(loaded.recipe.tracking.enabled for loaded in chain):
         require_mlflow()
-    runner = Runner(loaded, run_id=args.run_id, recompute=args.recompute)
-    result = runner.run()
-    print(format_summary(result, loaded.recipe.lake.resolved_warehouse()), flush=True)
-    with StageProgress(runner.spark, "report"):  # the report's queries take a while: a live line on a terminal
-        published = publish_run(runner.spark, result, loaded)
-    print(f"report: {published.report}")
-    if published.mlflow:
-        print(f"mlflow: run {published.mlflow.mlflow_run_id} (experiment {published.mlflow.experiment_id}) in {published.mlflow.tracking_uri}")
+    if len(chain) == 1:
+        runners = [Runner(chain[0], run_id=args.run_id, recompute=args.recompute)]
+        results = [runners[0].run()]
+    else:
+        from spark_mm.engine.chain import run_chain
+
+        pairs = run_chain(chain, run_id=args.run_id, recompute=args.recompute)
+        runners, results = [r for r, _ in pairs], [res for _, res in pairs]
+    for loaded, runner, result in zip(chain, runners, results):
+        print(format_summary(result, loaded.recipe.lake.resolved_warehouse()), flush=True)
+        with StageProgress(runner.spark, "report"):  # the report's queries take a while: a live line on a terminal
+            published = publish_run(runner.spark, result, loaded)
+        print(f"report: {published.report}")
+        if published.mlflow:
+            print(f"mlflow: run {published.mlflow.mlflow_run_id} (experiment {published.mlflow.experiment_id}) in {published.mlflow.tracking_uri}")
     return 0
 
 

@@ -357,7 +357,7 @@ def _check_columns(recipe: Any) -> None:
         if missing:
             raise RecipeError(
                 f"invalid recipe:\n  dedup[{di}] ({step.method}) reads {missing}, which no stage operator produces; "
-                f"add the operator that writes it (e.g. img_signals for img_phash, txt_minhash for txt_minhash_bands/_sig/txt_exact_key, url_key); produced: {sorted(produced)}"
+                f"add the operator that writes it (e.g. img_signals for img_phash, txt_minhash for txt_minhash_bands/_sig/txt_exact_key, url_key, url_text_key); produced: {sorted(produced)}"
             )
 
 

@@ -56,6 +56,10 @@ def _url(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None
     return url_dedup(df, key_col=step.column, policy=step.keep, history=history, run_id=run_id)
 
 
+def _url_text(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    return exact_dedup(df, key_col=step.column, key_type="url_text", name="url_text", policy=step.keep, history=history, run_id=run_id)
+
+
 def _semdedup(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
     # history is ignored on purpose: the step refuses ``history: true`` (docs/dedup.md).
     return semdedup(
@@ -73,6 +77,7 @@ METHODS: dict[str, DedupMethod] = {
         ),
         DedupMethod("exact", "2", _exact, lambda step, df: long_keys(df, step.column, step.column)),
         DedupMethod("url", "2", _url, lambda step, df: long_keys(df, step.column, "url")),
+        DedupMethod("url_text", "1", _url_text, lambda step, df: long_keys(df, step.column, "url_text")),
         DedupMethod("semdedup", "1", _semdedup, lambda step, df: empty_keys(df.sparkSession)),
     )
 }

@@ -106,6 +106,13 @@ class UrlDedupStep(_Step):
     column: str = "url_key"
 
 
+class UrlTextDedupStep(_Step):
+    """Exact (image URL, alt text) pairs by the key of the ``url_text_key`` operator (LAION's pair dedup)."""
+
+    method: Literal["url_text"]
+    column: str = "url_text_key"
+
+
 class SemdedupDedupStep(_Step):
     """Semantic near-duplicates (SemDeDup): k-means on unit embeddings, cosine >= 1 - eps inside clusters."""
 
@@ -130,5 +137,5 @@ class SemdedupDedupStep(_Step):
 
 
 DedupStep = Annotated[
-    Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, SemdedupDedupStep], Field(discriminator="method")
+    Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, UrlTextDedupStep, SemdedupDedupStep], Field(discriminator="method")
 ]

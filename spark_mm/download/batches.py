@@ -18,7 +18,9 @@ from spark_mm.download.settings import FetchSettings
 from spark_mm.lake.schema import SAMPLES_SCHEMA
 
 # what the wiring sends: the link columns, with the link's sample id already computed
-LINK_COLUMNS = ("sample_id", "link_id", "page_sample_id", "page_url", "url", "alt", "title", "position")
+LINK_COLUMNS = (
+    "sample_id", "link_id", "page_sample_id", "page_url", "url", "alt", "title", "position", "link_alt_lang", "link_alt_lang_score",
+)
 OUT_SCHEMA = pa.schema([f.with_nullable(True) for f in SAMPLES_SCHEMA])
 # record_meta keys whose values differ between two fetches of the same bytes (left out of equality checks)
 VOLATILE_META = ("fetch_time", "fetch_seconds")
@@ -44,7 +46,8 @@ def fetch_batches(
 
 def _requests(batches: Iterator[pa.RecordBatch]) -> Iterator[FetchRequest]:
     for batch in batches:
-        for link in batch.select(list(LINK_COLUMNS)).to_pylist():
+        names = [c for c in LINK_COLUMNS if c in batch.schema.names]  # the optional link signals may be absent
+        for link in batch.select(names).to_pylist():
             yield FetchRequest(link, link["url"])
 
 
@@ -56,6 +59,8 @@ def sample_row(result: FetchResult, source_uri: str, run_id: str) -> dict[str, A
         "page_sample_id": link["page_sample_id"],
         "page_url": link["page_url"],
         "title": link["title"],
+        "link_alt_lang": link.get("link_alt_lang"),  # the links step's alt-text language, for per-language curation
+        "link_alt_lang_score": link.get("link_alt_lang_score"),
         "position": None if link["position"] is None else str(link["position"]),
         "http_status": None if result.status is None else str(result.status),
         "final_url": result.final_url,

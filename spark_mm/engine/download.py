@@ -38,6 +38,8 @@ from spark_mm.sources.specs import ImageLinksSource
 STAGE = "ingest"  # the run summary, report and metrics treat it as the run's ingest
 FETCH_OP = "fetch@1"  # the fetcher's version in the commits' spark-mm.ops
 LINK_TABLE_COLUMNS = ("link_id", "sample_id", "page_url", "url", "alt", "title", "position")
+# link signals carried into the sample's record_meta when the links table has them (null otherwise)
+OPTIONAL_LINK_COLUMNS = ("link_alt_lang", "link_alt_lang_score")
 
 
 def read_links(ctx: RunContext, spec: ImageLinksSource) -> tuple[str, int | None, DataFrame]:
@@ -86,6 +88,7 @@ def ingest_image_links(ctx: RunContext, spec: ImageLinksSource, allow_all_errors
         F.col("alt").cast("string").alias("alt"),
         F.col("title").cast("string").alias("title"),
         F.col("position").cast("int").alias("position"),
+        *[(F.col(c) if c in links.columns else F.lit(None)).cast("string").alias(c) for c in OPTIONAL_LINK_COLUMNS],
     )
     read = compact.agg(F.count(F.lit(1)), F.count("link_id"), F.countDistinct("link_id")).first()
     n_read, n_with_id, n_distinct = int(read[0]), int(read[1]), int(read[2])

@@ -36,6 +36,7 @@ from spark_mm.engine.inputs import join_inputs
 from spark_mm.engine.progress import StageProgress
 from spark_mm.lake.audit import AuditFailed, AuditSpec, audit
 from spark_mm.lake.lineage import Lineage
+from spark_mm.links.alt_lang import check_model
 from spark_mm.links.schema import IMAGE_LINK_COLUMNS, IMAGE_LINKS_SCHEMA, PAGES_SCHEMA, SIGNALS_SCHEMA
 from spark_mm.links.step import ImageLinksStep
 
@@ -73,6 +74,7 @@ def run_links_step(ctx: RunContext, step: ImageLinksStep, policy: ErrorPolicy, p
         result.snapshot_id, result.skipped, result.note = done.snapshot_id, True, "already committed by this run"
         result.seconds = time.perf_counter() - started
         return result
+    check_model(step)  # a missing language model fails here, before any page is read
     frame, inputs = join_inputs(ctx, READS, {})
     if lake.current_snapshot_id(SIGNALS_TABLE) is not None:
         frame = frame.join(spark.table(lake.table(SIGNALS_TABLE)).select("sample_id"), "sample_id", "left_anti")

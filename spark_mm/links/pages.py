@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from spark_mm.links.alt_lang import alt_languages
 from spark_mm.links.html_links import links_from_html
 from spark_mm.links.ids import link_id
 from spark_mm.links.record import RawLink
@@ -97,7 +98,8 @@ def _cap(page: PageLinks, step: ImageLinksStep) -> PageLinks:
 def link_rows(sample_id: str, page: PageLinks, step: ImageLinksStep) -> list[dict[str, Any]]:
     """The ``image_links`` values of a page's links (without ``sample_id``, ``link_source``, ``run_id``)."""
     rows = []
-    for link in page.links:
+    langs, scores = alt_languages([link.alt for link in page.links], step)
+    for link, lang, score in zip(page.links, langs, scores):
         reason = decide(link, step)
         rows.append(
             {
@@ -112,6 +114,8 @@ def link_rows(sample_id: str, page: PageLinks, step: ImageLinksStep) -> list[dic
                 "height_px": link.height_px,
                 "link_laion_ok": reason is None,
                 "link_laion_reason": None if reason is None else reason.value,
+                "link_alt_lang": lang,
+                "link_alt_lang_score": score,
             }
         )
     return rows

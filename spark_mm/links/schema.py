@@ -24,6 +24,8 @@ LINK_FIELDS: tuple[pa.Field, ...] = (
     pa.field("height_px", pa.int32()),
     pa.field("link_laion_ok", pa.bool_()),
     pa.field("link_laion_reason", pa.string()),
+    pa.field("link_alt_lang", pa.string()),  # fastText lid.176 top-1 ISO code of the alt text; null: no alt
+    pa.field("link_alt_lang_score", pa.float32()),  # its probability
 )
 LINK_STRUCT = pa.struct(list(LINK_FIELDS))
 

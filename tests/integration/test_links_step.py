@@ -118,7 +118,7 @@ def test_lineage_on_both_commits(spark: SparkSession) -> None:
     samples_snap = lake.commits("samples")[0].snapshot_id
     for table in ("image_links", "signals_links"):
         s = lake.commits(table)[0].summary
-        assert (s["spark-mm.run-id"], s["spark-mm.stage"], s["spark-mm.ops"], s["spark-mm.job"]) == ("links-1", "links", "img_links@1", "links")
+        assert (s["spark-mm.run-id"], s["spark-mm.stage"], s["spark-mm.ops"], s["spark-mm.job"]) == ("links-1", "links", "img_links@2", "links")
         assert s["spark-mm.input"] == f"lake.{NS}.samples@{samples_snap}" and s["spark-mm.recipe-sha256"]
 
 

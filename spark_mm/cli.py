@@ -3,7 +3,7 @@
     spark-mm run conf/z_image.yaml [--set key=value ...] [--run-id ID] [--recompute STAGE ...] [--verbose]
     spark-mm run conf/laion_links.yaml --then conf/laion.yaml [--then-set key=value ...]  # phases, one session
     spark-mm sql "SELECT ..." [--format table|json] [--set lake.catalog=...] [--verbose]
-    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format jpg|png|webp]
+    spark-mm curate QUERY.sql [--recipe R] [--into NAME] [--export [DIR]] [--format parquet|webdataset] [--image-format auto|keep|jpg|png|webp]
     spark-mm runs [--namespace NS] / spark-mm lineage NS.TABLE [--format table|json]
     spark-mm trace NS --op OPNAME [--run-id R] [--limit N] [--format text|json]
     spark-mm unlock NS [--set lake.catalog=...]
@@ -66,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--format", dest="formats", action="append", choices=("parquet", "webdataset"), help="export format, repeatable (default: both)")
     cur.add_argument("--shard-size", type=int, default=10_000, help="target rows per shard")
     cur.add_argument(
-        "--image-format", choices=("jpg", "png", "webp"),
-        help="re-encode WebDataset images of other formats so the export has one extension (HF datasets needs that); default: keep the bytes",
+        "--image-format", choices=("auto", "keep", "jpg", "png", "webp"), default="auto",
+        help="the one image extension of the WebDataset export (HF datasets needs one): auto = the most common of jpg/png/webp "
+        "(ties: jpg), only the others re-encoded; jpg|png|webp = that one; keep = every image's own bytes and extension (default: auto)",
     )
     cur.add_argument("--run-id", help="re-using an id re-exports its curated snapshot without committing again")
 
@@ -264,7 +265,7 @@ def query_error_line(err: BaseException) -> str:
 def cmd_curate(args: argparse.Namespace) -> int:
     from spark_mm.engine.session import build_session
     from spark_mm.lake.curate import ExportFormat, curate, default_name
-    from spark_mm.lake.export_images import ImageFormat
+    from spark_mm.lake.export_images import ImagePolicy
     from spark_mm.lake.identifiers import check_name
     from spark_mm.lake.lineage import new_run_id
     from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
@@ -289,16 +290,17 @@ def cmd_curate(args: argparse.Namespace) -> int:
     spark = build_session(lake, spark_settings, app_name="spark-mm curate")
     formats = tuple(ExportFormat(f) for f in dict.fromkeys(args.formats or ["parquet", "webdataset"]))
     out = export_dir(args.export_dir, namespace, args.into or default_name(args.query_file))
-    image_format = ImageFormat(args.image_format) if args.image_format else None
-    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, out, formats, args.shard_size, image_format)
+    res = curate(spark, lake, namespace, args.query_file, args.run_id or new_run_id(), args.into, job, out, formats, args.shard_size, ImagePolicy(args.image_format))
     print(f"{res.table} @ {res.snapshot_id} (tag {res.tag}): {res.rows} rows{' (already committed by this run id)' if res.reused else ''}")
     print("inputs: " + ", ".join(f"{t}@{s}" for t, s in res.inputs.items()))
     if res.manifest:
         print(f"export: {len(res.shards)} shards, manifest {res.manifest}")
         manifest = json.loads(res.manifest.read_text())
+        if manifest.get("reencoded"):
+            print(f"images: {manifest['reencoded']} re-encoded to {manifest['image_target']} (--image-format {manifest['image_format']}); the others kept their bytes")
         if len(manifest.get("image_extensions", [])) > 1:
             exts = ", ".join(manifest["image_extensions"])
-            print(f"note: the WebDataset shards mix image extensions ({exts}): the webdataset library reads them, HF datasets does not; --image-format jpg (or png, webp) re-encodes to one")
+            print(f"note: the WebDataset shards mix image extensions ({exts}): the webdataset library reads them, HF datasets does not; --image-format auto (the default) re-encodes the minority to one")
         if manifest.get("reencode_failures"):
             print(f"note: {manifest['reencode_failures']} images could not be decoded for --image-format and were exported without an image member")
     return 0

@@ -38,7 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_mm.errors import ConfigError
-from spark_mm.lake.export_images import ImageFormat, hf_image_batch, reencode
+from spark_mm.lake.export_images import ImageFormat, ImagePolicy, hf_image_batch, majority_target, reencode
 from spark_mm.lake.identifiers import check_run_id, quote_identifier
 from spark_mm.lake.lineage import PREFIX, Lineage, code_version
 from spark_mm.lake.settings import LakeSettings
@@ -330,6 +330,7 @@ _MANIFEST_SCHEMA = T.StructType(
         T.StructField("first_key", T.StringType()),
         T.StructField("last_key", T.StringType()),
         T.StructField("image_extensions", T.StringType()),  # webdataset: comma-separated, sorted
+        T.StructField("reencoded", T.LongType()),
         T.StructField("reencode_failures", T.LongType()),
     ]
 )
@@ -342,9 +343,12 @@ def _shard_writer(  # type: ignore[no-untyped-def]
     hash_cols: frozenset[str],
     text_col: str | None,
     has_image: bool,
-    image_format: ImageFormat | None,
+    target: ImageFormat | None,
 ):
-    """The per-task function of ``mapInArrow``: write this partition as one shard per format."""
+    """The per-task function of ``mapInArrow``: write this partition as one shard per format.
+
+    ``target``: the one WebDataset image extension (images of another are re-encoded); None keeps all.
+    """
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow.parquet as pq
@@ -354,7 +358,7 @@ def _shard_writer(  # type: ignore[no-untyped-def]
         base = os.path.join(staging, f"part-{part:06d}")
         rows, first, last = 0, None, None
         extensions: set[str] = set()
-        failures = 0
+        reencoded = failures = 0
         pq_writer = None
         tar = tarfile.open(base + ".tar", "w") if ExportFormat.WEBDATASET in formats else None
         try:
@@ -378,8 +382,9 @@ def _shard_writer(  # type: ignore[no-untyped-def]
                 fmts = batch.column("img_format").to_pylist() if "img_format" in batch.schema.names else [None] * batch.num_rows
                 for key, m, text, image, fmt in zip(keys, meta, texts, images, fmts):
                     ext = image_extension(fmt, image) if image is not None else None
-                    if image is not None and image_format is not None and ext != image_format.value:
-                        image, ext = reencode(image, image_format), image_format.value
+                    if image is not None and target is not None and ext != target.value:
+                        image, ext = reencode(image, target), target.value
+                        reencoded += image is not None
                         failures += image is None
                     if image is not None:
                         extensions.add(ext)  # type: ignore[arg-type]
@@ -400,10 +405,11 @@ def _shard_writer(  # type: ignore[no-untyped-def]
                 if os.path.exists(path):
                     os.remove(path)
                 continue
-            exts, failed = (",".join(sorted(extensions)), failures) if fmt is ExportFormat.WEBDATASET else ("", 0)
-            out.append((os.path.basename(path), fmt.value, rows, os.path.getsize(path), first, last, exts, failed))
+            wds = fmt is ExportFormat.WEBDATASET
+            exts, done, failed = (",".join(sorted(extensions)), reencoded, failures) if wds else ("", 0, 0)
+            out.append((os.path.basename(path), fmt.value, rows, os.path.getsize(path), first, last, exts, done, failed))
         cols = list(zip(*out)) if out else [[] for _ in _MANIFEST_SCHEMA.fields]
-        types = (pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.int64())
+        types = (pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64())
         yield pa.RecordBatch.from_arrays(
             [pa.array(list(c), type=t) for c, t in zip(cols, types)],
             names=[f.name for f in _MANIFEST_SCHEMA.fields],
@@ -412,13 +418,37 @@ def _shard_writer(  # type: ignore[no-untyped-def]
     return write
 
 
+def image_extension_counts(frame: DataFrame) -> dict[str, int]:
+    """Images per file extension in ``frame`` (the rule of :func:`image_extension`), for ``--image-format auto``.
+
+    One extra pass that ships only ``img_format`` and the first 12 bytes of each image to Python
+    (enough for the magic bytes), and one small row per partition and extension back to the driver.
+    """
+    fmt_col = F.col("img_format") if "img_format" in frame.columns else F.lit(None).cast("string")
+    heads = frame.select(F.substring("image", 1, 12).alias("head"), fmt_col.alias("img_format"))
+
+    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        seen: dict[str, int] = {}
+        for batch in batches:
+            for head, fmt in zip(batch.column("head").to_pylist(), batch.column("img_format").to_pylist()):
+                if head is not None:
+                    ext = image_extension(fmt, head)
+                    seen[ext] = seen.get(ext, 0) + 1
+        yield pa.RecordBatch.from_arrays([pa.array(list(seen), pa.string()), pa.array(list(seen.values()), pa.int64())], names=["ext", "n"])
+
+    totals: dict[str, int] = {}
+    for row in heads.mapInArrow(count, "ext string, n long").collect():
+        totals[row["ext"]] = totals.get(row["ext"], 0) + row["n"]
+    return totals
+
+
 def export(
     frame: DataFrame,
     out_dir: str | Path,
     formats: tuple[ExportFormat, ...],
     shard_size: int,
     meta: dict[str, object],
-    image_format: ImageFormat | None = None,
+    image_format: ImagePolicy | ImageFormat | str = ImagePolicy.AUTO,
 ) -> tuple[Path, tuple[Shard, ...]]:
     """Write ``frame`` as Parquet and/or WebDataset shards of about ``shard_size`` rows, and a manifest.
 
@@ -426,8 +456,10 @@ def export(
     ``shard-000000.{parquet,tar}`` in key order; a previous export's shards (listed in its manifest)
     are replaced, and the manifest is written last, so a reader never sees a half-written export.
     The directory must be visible to executors and driver alike (local disk in local mode, or a
-    shared mount). ``image_format`` re-encodes WebDataset images of another extension
-    (``spark_mm/lake/export_images.py``); None keeps every payload as it is.
+    shared mount). ``image_format`` picks the WebDataset image extension (``auto``: the majority's;
+    ``jpg|png|webp``; ``keep``: every payload as it is) and images of another extension are
+    re-encoded (``spark_mm/lake/export_images.py``). Parquet shards always keep the bytes as they are
+    (HF's Image feature decodes any format).
 
     Returns:
         The manifest path and the shards.
@@ -436,6 +468,10 @@ def export(
         raise ConfigError(f"--shard-size must be >= 1, got {shard_size}")
     if not formats:
         raise ConfigError("no export format given (parquet, webdataset)")
+    try:
+        policy = ImagePolicy(getattr(image_format, "value", image_format))
+    except ValueError:
+        raise ConfigError(f"--image-format must be one of {', '.join(p.value for p in ImagePolicy)}, got {image_format!r}") from None
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     staging = out / f"_staging-{os.getpid()}"
@@ -445,7 +481,14 @@ def export(
     n_shards = max(1, math.ceil(rows / shard_size))
     text_col = next((c for c in TEXT_COLUMNS if c in frame.columns), None)
     has_image = "image" in frame.columns and isinstance(frame.schema["image"].dataType, T.BinaryType)
-    write = _shard_writer(str(staging), formats, json_columns(frame.schema), hash64_columns(frame.schema), text_col, has_image, image_format)
+    target: ImageFormat | None = None
+    if has_image and ExportFormat.WEBDATASET in formats and policy is not ImagePolicy.KEEP:
+        if policy is ImagePolicy.AUTO:
+            counts = image_extension_counts(frame)
+            target = majority_target(counts) if counts else None
+        else:
+            target = ImageFormat(policy.value)
+    write = _shard_writer(str(staging), formats, json_columns(frame.schema), hash64_columns(frame.schema), text_col, has_image, target)
     parts = frame.repartitionByRange(n_shards, KEY_COLUMN).sortWithinPartitions(KEY_COLUMN)
     written = parts.mapInArrow(write, _MANIFEST_SCHEMA).collect()  # one small row per shard and format
 
@@ -471,9 +514,12 @@ def export(
         "shards": [{**s.__dict__, "format": s.format.value} for s in shards],
     }
     if ExportFormat.WEBDATASET in formats:
-        manifest["image_format"] = image_format.value if image_format else "keep"
-        manifest["image_extensions"] = sorted({e for r in written if r["format"] == "webdataset" for e in (r["image_extensions"] or "").split(",") if e})
-        manifest["reencode_failures"] = sum(r["reencode_failures"] or 0 for r in written if r["format"] == "webdataset")
+        wds = [r for r in written if r["format"] == ExportFormat.WEBDATASET.value]
+        manifest["image_format"] = policy.value
+        manifest["image_target"] = target.value if target else None
+        manifest["image_extensions"] = sorted({e for r in wds for e in (r["image_extensions"] or "").split(",") if e})
+        manifest["reencoded"] = sum(r["reencoded"] or 0 for r in wds)
+        manifest["reencode_failures"] = sum(r["reencode_failures"] or 0 for r in wds)
     for fmt in formats:
         if manifest["counts"][fmt.value] != rows:  # type: ignore[index]
             raise ConfigError(f"export wrote {manifest['counts'][fmt.value]} {fmt.value} rows, expected {rows}")  # type: ignore[index]
@@ -494,7 +540,7 @@ def curate(
     export_dir: str | Path | None = None,
     formats: tuple[ExportFormat, ...] = (ExportFormat.PARQUET, ExportFormat.WEBDATASET),
     shard_size: int = 10_000,
-    image_format: ImageFormat | None = None,
+    image_format: ImagePolicy | ImageFormat | str = ImagePolicy.AUTO,
 ) -> CurateResult:
     """Run the query file into the curated table and export the tagged snapshot when asked.
 

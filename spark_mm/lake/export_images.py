@@ -1,13 +1,17 @@
-"""One image extension per WebDataset export, re-encoding only when asked (``--image-format``).
+"""One image extension per WebDataset export (``--image-format auto|keep|jpg|png|webp``).
 
 HF ``datasets``' WebDataset loader infers one feature per member extension from the first samples
 and refuses an archive whose samples carry different members (``a.jpg`` beside ``b.png``); the
-``webdataset`` library does not mind. By default images keep their bytes and their own extension,
-and the manifest lists the extensions used (``image_extensions``): one means every loader reads it.
-With ``--image-format jpg|png|webp`` each image whose extension differs is decoded once with Pillow
-and re-encoded (JPEG and WebP at quality 95, alpha flattened on white for JPEG; PNG lossless), so
-the export has exactly one extension. A payload Pillow cannot decode keeps no image member and is
-counted in the manifest (``reencode_failures``); curation queries normally keep decoded images only.
+``webdataset`` library does not mind. So by default (``auto``) the export has one image extension:
+the most common of jpg, png and webp among the exported images (ties go to jpg, then png; see
+:func:`majority_target`), and only the images of another extension are decoded once with Pillow and
+re-encoded (JPEG and WebP at quality 95, alpha flattened on white for JPEG; PNG lossless). The
+majority keeps its bytes as they are. ``jpg|png|webp`` names the target instead; ``keep`` keeps every
+payload and its own extension (mixed extensions: the ``webdataset`` library reads them, HF does not).
+The manifest records the policy (``image_format``), the extension chosen (``image_target``, null for
+``keep``), the extensions written (``image_extensions``) and how many images were re-encoded
+(``reencoded``). A payload Pillow cannot decode keeps no image member and is counted in
+``reencode_failures``; curation queries normally keep decoded images only.
 
 The Parquet shards store a binary ``image`` column as HF's Image feature (:func:`hf_image_batch`),
 so ``load_dataset("parquet")`` gives images, not bytes.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from enum import Enum
 
 import pyarrow as pa
@@ -26,6 +31,27 @@ class ImageFormat(str, Enum):
     JPG = "jpg"
     PNG = "png"
     WEBP = "webp"
+
+
+class ImagePolicy(str, Enum):
+    """What ``--image-format`` asks for: ``auto`` (the majority's extension), ``keep``, or a named target."""
+
+    AUTO = "auto"
+    KEEP = "keep"
+    JPG = "jpg"
+    PNG = "png"
+    WEBP = "webp"
+
+
+def majority_target(counts: Mapping[str, int]) -> ImageFormat:
+    """The most common of jpg, png and webp in ``counts`` (extension -> images); ties go to jpg, then png.
+
+    Other extensions (gif, bmp, ...) are never a target: they are re-encoded to it.
+
+    >>> majority_target({"png": 3, "jpg": 1, "webp": 2}).value, majority_target({"png": 2, "jpg": 2}).value, majority_target({"gif": 5}).value
+    ('png', 'jpg', 'jpg')
+    """
+    return max(ImageFormat, key=lambda f: counts.get(f.value, 0))  # max keeps the first of equals: enum order is the tie rule
 
 
 _PIL_NAMES = {ImageFormat.JPG: "JPEG", ImageFormat.PNG: "PNG", ImageFormat.WEBP: "WEBP"}

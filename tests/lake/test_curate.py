@@ -66,7 +66,8 @@ def signal_tables(spark: SparkSession) -> None:
 @pytest.fixture(scope="module")
 def curated(spark: SparkSession, signal_tables: None, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("export")
-    result = curate(spark, SETTINGS, NS, REPO / "conf" / "z_image_curate.sql", "cur-1", export_dir=out, shard_size=2)
+    # keep: the payloads byte for byte (the default, auto, is tested below and in test_export_clients.py)
+    result = curate(spark, SETTINGS, NS, REPO / "conf" / "z_image_curate.sql", "cur-1", export_dir=out, shard_size=2, image_format="keep")
     return result, out
 
 
@@ -114,7 +115,8 @@ def test_parquet_and_webdataset_shards(curated) -> None:  # type: ignore[no-unty
     assert str(first.schema.field("image").type) == "struct<bytes: binary, path: string>"
     assert json.loads(first.schema.metadata[b"huggingface"]) == {"info": {"features": {"image": {"_type": "Image"}}}}
     assert Image.open(io.BytesIO(first.column("image").combine_chunks().field("bytes")[0].as_py())).size[0] >= 256
-    assert manifest["image_format"] == "keep" and manifest["image_extensions"] == ["jpg", "png"] and manifest["reencode_failures"] == 0
+    assert manifest["image_format"] == "keep" and manifest["image_target"] is None and manifest["image_extensions"] == ["jpg", "png"]
+    assert manifest["reencoded"] == manifest["reencode_failures"] == 0
     members: dict[str, bytes] = {}
     for s in (s for s in shards if s["format"] == "webdataset"):
         with tarfile.open(out / s["path"]) as tar:
@@ -146,7 +148,8 @@ def test_image_format_re_encodes_to_one_extension(curated, spark: SparkSession, 
 
     curate(spark, SETTINGS, NS, REPO / "conf" / "z_image_curate.sql", "cur-1", export_dir=tmp_path, formats=(ExportFormat.WEBDATASET,), image_format=ImageFormat.PNG)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["image_format"] == "png" and manifest["image_extensions"] == ["png"] and manifest["reencode_failures"] == 0
+    assert manifest["image_format"] == manifest["image_target"] == "png" and manifest["image_extensions"] == ["png"]
+    assert manifest["reencoded"] == 2 and manifest["reencode_failures"] == 0
     with tarfile.open(tmp_path / "shard-000000.tar") as tar:
         members = {n: tar.extractfile(n).read() for n in tar.getnames()}  # type: ignore[union-attr]
     images = {n: b for n, b in members.items() if not n.endswith((".json", ".txt"))}
@@ -193,7 +196,11 @@ def test_cli_bare_export_writes_under_the_project_home(curated, spark: SparkSess
     assert cli.main(["curate", query, "--namespace", NS, "--export", "--run-id", "cur-1"]) == 0
     manifest = lake_home / "exports" / NS / "z_image" / "manifest.json"
     out = capsys.readouterr().out
-    assert f"manifest {manifest}" in out and "note: the WebDataset shards mix image extensions (jpg, png)" in out
-    assert json.loads(manifest.read_text())["counts"] == {"parquet": len(KEEP), "webdataset": len(KEEP)}
-    assert cli.main(["curate", query, "--namespace", NS, "--export", "--run-id", "cur-1", "--format", "webdataset", "--image-format", "jpg"]) == 0
-    assert "note:" not in capsys.readouterr().out and json.loads(manifest.read_text())["image_extensions"] == ["jpg"]
+    # the default, auto: two JPEGs and two PNGs, a tie, so jpg; the two PNGs are re-encoded
+    assert f"manifest {manifest}" in out and "images: 2 re-encoded to jpg (--image-format auto)" in out and "note:" not in out
+    written = json.loads(manifest.read_text())
+    assert written["counts"] == {"parquet": len(KEEP), "webdataset": len(KEEP)} and written["image_extensions"] == ["jpg"] and written["reencoded"] == 2
+    assert cli.main(["curate", query, "--namespace", NS, "--export", "--run-id", "cur-1", "--format", "webdataset", "--image-format", "keep"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the WebDataset shards mix image extensions (jpg, png)" in out and "re-encoded" not in out
+    assert json.loads(manifest.read_text())["image_extensions"] == ["jpg", "png"]

@@ -24,6 +24,7 @@ from spark_mm.dedup.steps import DedupStep
 from spark_mm.dedup.validate import check_dedup_steps
 from spark_mm.links.step import ImageLinksStep
 from spark_mm.sources.specs import SourceSpec
+from spark_mm.video.step import SPLITTER_TYPES, ClipsStep
 
 NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -82,6 +83,7 @@ class _RecipeBase(BaseModel):
     run: RunSettings = Field(default_factory=RunSettings)
     dedup: list[DedupStep] = Field(default_factory=list, description="dedup steps after the stages")
     links: ImageLinksStep | None = Field(None, description="image links of the ingested pages into <ns>.image_links (docs/image_text.md)")
+    clips: ClipsStep | None = Field(None, description="scene clips of the ingested videos into <ns>.video_clips (docs/video.md)")
 
     @model_validator(mode="after")
     def _check_stages(self) -> "_RecipeBase":
@@ -173,7 +175,7 @@ def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     for i, part in enumerate(loc):
         prev = loc[i - 1] if i else None
         is_tag = isinstance(part, str) and (
-            prev == "source" or (isinstance(prev, int) and i >= 2 and loc[i - 2] in ("ops", "dedup"))
+            prev in ("source", "splitter") or (isinstance(prev, int) and i >= 2 and loc[i - 2] in ("ops", "dedup"))
         )
         if not is_tag:
             out.append(part)
@@ -207,6 +209,8 @@ def _accepted_tags(loc: tuple[Any, ...]) -> str:
         return ", ".join(repr(m) for m in METHODS)
     if "ops" in loc:
         return ", ".join(repr(n) for n in registry.operators())
+    if "splitter" in loc:
+        return ", ".join(repr(t) for t in SPLITTER_TYPES)
     return "'parquet', 'hf', 'warc', 'jsonl', 'image_files', 'sample_images'"
 
 

@@ -94,3 +94,33 @@ def tar_bytes(members: list[tuple[str, bytes]]) -> bytes:
             info.mtime = 0
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def encode_cuts(
+    segments: list[tuple[tuple[int, int, int] | str, int]], *, fps: int = 12, size: tuple[int, int] = (64, 48), gop: int = 250, kind: str = "mp4"
+) -> bytes:
+    """A video of hard cuts: each ``(colour or "noise", frames)`` segment in turn, ``kind`` as in ``KINDS``.
+
+    A colour is an RGB solid; ``"noise"`` is a still of seeded uniform noise (one image for the
+    segment, a new one for each noise segment). ``gop`` 250 leaves keyframes to the encoder's own
+    scene-cut detection (libx264) or the first frame (mpeg4).
+    """
+    import av
+
+    fmt, vcodec, _ = KINDS[kind]
+    w, h = size
+    rng = np.random.default_rng(7)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        video = out.add_stream(vcodec, rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.gop_size = gop
+        for fill, n in segments:
+            pixels = np.empty((h, w, 3), np.uint8)
+            pixels[:] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8) if fill == "noise" else fill
+            for _ in range(n):
+                for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                    out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return buf.getvalue()

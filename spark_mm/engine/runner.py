@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from spark_mm.engine import stage_commit
+from spark_mm.engine.clips_stage import run_clips_step
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.dedup_stage import run_dedup_step
 from spark_mm.engine.error_policy import stage_policy
@@ -156,6 +157,9 @@ class Runner:
             fingerprints[signals_table(plan.name)] = fingerprint.digest
             for name in plan.signal_columns():
                 produced[name] = signals_table(plan.name)
+        if self.recipe.clips is not None:
+            with StageProgress(self.spark, "clips") as progress:
+                result.stages.append(_say_if_skipped(progress, run_clips_step(self.ctx, self.recipe.clips, stage_policy(self.recipe.run, self.recipe.clips), progress)))
         for step in self.recipe.dedup:
             with StageProgress(self.spark, f"dedup_{step.name}") as progress:
                 result.stages.append(_say_if_skipped(progress, run_dedup_step(self.ctx, step, produced, progress)))

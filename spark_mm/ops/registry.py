@@ -15,6 +15,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.image_meta",
     "spark_mm.ops.image_signals",
     "spark_mm.ops.video_meta",
+    "spark_mm.ops.video_duration",
     "spark_mm.ops.text_extract",
     "spark_mm.ops.text_lang",
     "spark_mm.ops.text_rules",

@@ -1,0 +1,75 @@
+"""The clips: step through the real Runner, Spark and Iceberg: tiny videos with hard cuts (inline
+and over the inline cap, i.e. by reference), a broken file; vid_meta + vid_duration in a stage
+before it. video_clips holds one row per clip plus one error row, ids follow the clip-id rule, and
+a re-run appends nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyspark.sql import SparkSession
+
+pytest.importorskip("av")
+pytest.importorskip("scenedetect")
+
+from spark_mm import recipe as recipes  # noqa: E402
+from spark_mm.engine.runner import Runner  # noqa: E402
+from spark_mm.video.ids import clip_id  # noqa: E402
+from tests.video_fixtures import GARBAGE, encode_cuts  # noqa: E402
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+CAP = 5000  # inline_max_bytes: the mp4 goes by reference, the webm inline
+
+
+def test_clips_step_writes_video_clips(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> None:
+    src = tmp_path_factory.mktemp("clip_videos")
+    a = encode_cuts([(RED, 15), ("noise", 15), (BLUE, 6)])  # 36 frames at 12 fps = 3 s, cuts at 15 and 30
+    b = encode_cuts([("noise", 18), (RED, 18)], kind="webm")  # 3 s, cut at 18
+    assert len(b) < CAP < len(a)
+    (src / "a.mp4").write_bytes(a)
+    (src / "b.webm").write_bytes(b)
+    (src / "broken.mp4").write_bytes(GARBAGE)
+    rec = recipes.from_mapping(
+        {
+            "job": "clips", "namespace": "vclips", "source": {"type": "video_files", "path": str(src), "inline_max_bytes": CAP},
+            "stages": [{"name": "meta", "ops": [{"op": "vid_meta"}, {"op": "vid_duration", "min_duration": 3}]}],
+            "clips": {"splitter": {"type": "content"}, "short_clips": "flag", "min_clip_s": 1.0},
+            "lake": {"buckets": 2}, "tracking": {"enabled": False},
+        }
+    )
+    first = Runner(rec, run_id="clips-1", spark=spark).run()
+    ingest, meta, clips = first.stages
+    assert (ingest.rows_out, meta.rows_out) == (3, 3)
+    assert (clips.stage, clips.rows_in, clips.rows_out, clips.rows_with_errors) == ("clips", 3, 3, 1)
+    assert "5 clips (content)" in clips.note and "1 error rows" in clips.note
+
+    ids = {r.source_record_id: r.sample_id for r in spark.table("vclips.samples").select("source_record_id", "sample_id").collect()}
+    rows = spark.sql("SELECT * FROM vclips.video_clips ORDER BY sample_id, clip_index").collect()
+    by_video: dict[str, list] = {}
+    for r in rows:
+        by_video.setdefault(r.sample_id, []).append(r)
+    got_a, got_b, got_broken = by_video[ids["a.mp4"]], by_video[ids["b.webm"]], by_video[ids["broken.mp4"]]
+    # split from the referenced file; the last shot (0.5 s) is under min_clip_s and flagged, not dropped
+    assert [(r.start_frame, r.end_frame, r.too_short) for r in got_a] == [(0, 15, False), (15, 30, False), (30, 36, True)]
+    assert [(r.start_frame, r.end_frame) for r in got_b] == [(0, 18), (18, 36)]
+    params = got_a[0].splitter_params
+    assert json.loads(params)["threshold"] == 27.0 and all(r.splitter == "content" and r.splitter_params == params for r in rows)
+    for r in got_a + got_b:
+        assert r.clip_id == clip_id(r.sample_id, "content", params, r.start_frame, r.end_frame) and r.error is None
+        assert (r.fps, r.width, r.height) == (12.0, 64, 48) and r.run_id == "clips-1"
+    assert got_a[1].start_s == pytest.approx(15 / 12, abs=1e-3) and got_a[-1].end_s == pytest.approx(3.0, abs=1e-3)
+    assert got_a[0].keyframe_aligned and got_b[0].keyframe_aligned
+    (err,) = got_broken
+    assert err.error.startswith("not_video") and err.clip_index is None and err.clip_id == clip_id(err.sample_id, "content", params, None, None)
+    videos = {r.sample_id: r for r in spark.table("vclips.signals_clips").collect()}
+    assert {k: (v.clip_count, v.vid_scene_split_reason) for k, v in videos.items()} == {
+        ids["a.mp4"]: (3, None), ids["b.webm"]: (2, None), ids["broken.mp4"]: (0, "not_video"),
+    }
+
+    again = Runner(rec, run_id="clips-2", spark=spark).run().stages[2]
+    assert again.rows_in == 0 and again.rows_out == 0
+    assert spark.table("vclips.video_clips").count() == 6 and spark.table("vclips.signals_clips").count() == 3
+    durations = {r.sample_id: (r.vid_duration, r.vid_duration_ok) for r in spark.table("vclips.signals_meta").collect()}
+    assert durations[ids["a.mp4"]] == (3.0, True) and durations[ids["broken.mp4"]] == (None, False)
+    assert sorted(r.clip_id for r in spark.table("vclips.video_clips").collect()) == sorted(r.clip_id for r in rows)

@@ -40,6 +40,14 @@ else
   echo "$stamp" > ".venv/.setup-$extras"
 fi
 
+# fasttext-numpy2 (extra train) and fasttext-predict both install the module `fasttext`; whichever
+# pip wrote last owns the files. Training needs the full library (its load_model/predict serve
+# scoring too), so --dev makes sure it won, whatever order the resolver installed them in.
+if [[ "$extras" == "dev" ]] && ! .venv/bin/python -c 'import fasttext, sys; sys.exit(0 if hasattr(fasttext, "train_supervised") else 1)' 2>/dev/null; then
+  say "reinstalling fasttext-numpy2 over fasttext-predict (same module name; train-fasttext needs the trainer)"
+  .venv/bin/python -m pip install -q --force-reinstall --no-deps "fasttext-numpy2>=0.10.4"
+fi
+
 # Iceberg runtime + SQLite JDBC driver into .cache/jars, and spark-defaults for spark-submit.
 .venv/bin/python -m spark_mm.engine.jars >/dev/null
 if [[ "$extras" == "dev" ]]; then

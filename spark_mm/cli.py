@@ -8,6 +8,7 @@
     spark-mm trace NS --op OPNAME [--run-id R] [--limit N] [--format text|json]
     spark-mm unlock NS [--set lake.catalog=...]
     spark-mm analyze NS.TABLE [--columns C ...] / spark-mm suggest --k 3 RECIPE [--out FILE]
+    spark-mm train-fasttext --positive SQL|FILE.sql --negative SQL|FILE.sql --out MODEL.bin [--param epoch=5 ...]
 """
 
 from __future__ import annotations
@@ -100,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--hidden", type=int, default=256, help="hidden width; 0 fits a logistic regression")
     tr.add_argument("--epochs", type=int, default=200)
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
+    tf = sub.add_parser("train-fasttext", help="train a DCLM-style fastText quality classifier from two queries (positives, negatives)")
+    tf.add_argument("--positive", required=True, metavar="SQL", help="query (or a .sql file) selecting the high-quality texts")
+    tf.add_argument("--negative", required=True, metavar="SQL", help="query (or a .sql file) selecting the other texts")
+    tf.add_argument("--out", required=True, help="the .bin to write (with <out>.lineage.json); give it to txt_fasttext_quality as weights.path")
+    tf.add_argument("--text-column", default="txt_content", help="text column of both queries (a one-column query needs none)")
+    tf.add_argument("--val-fraction", type=float, default=0.1, help="share of texts held out for validation (hash of seed and text)")
+    tf.add_argument("--seed", type=int, default=42, help="seed of the validation split and training order")
+    tf.add_argument("--positive-label", default="__label__hq")
+    tf.add_argument("--negative-label", default="__label__cc")
+    tf.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="fastText hyperparameter (epoch, lr, word_ngrams, dim, thread, ...); DCLM's by default")
+    tf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="lake./spark. settings")
     ana = sub.add_parser("analyze", help="per-signal stats, quantiles and histograms of a table into <ns>.analysis (Data-Juicer's analyzer)")
     ana.add_argument("table", help="NAMESPACE.TABLE, e.g. demo.signals_cpu")
     ana.add_argument("--columns", nargs="+", help="signal columns to analyse (default: every numeric signal and derived threshold signal)")
@@ -152,6 +164,50 @@ def cmd_train_aigc(args: argparse.Namespace) -> int:
     spark = build_session(lake, spark_settings, app_name="spark-mm train-aigc")
     path = train_from_table(spark, args.table, args.embedding_column, args.label_column, args.out, where=args.where, hidden=args.hidden, epochs=args.epochs)
     print(f"AIGC head written to {path}")
+    return 0
+
+
+def _sql_argument(value: str) -> str:
+    """A query given inline, or the text of a ``.sql`` file."""
+    path = Path(value)
+    if value.endswith(".sql"):
+        if not path.is_file():
+            raise SparkMMError(f"query file {value} not found")
+        return path.read_text()
+    return value
+
+
+def cmd_train_fasttext(args: argparse.Namespace) -> int:
+    import yaml
+    from pydantic import ValidationError
+
+    from spark_mm.engine.session import build_session
+    from spark_mm.errors import ConfigError
+    from spark_mm.models.fasttext_table import train_from_queries
+    from spark_mm.models.fasttext_train import FasttextHyperparams
+
+    raw = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--param takes KEY=VALUE; got {item!r}")
+        raw[key.strip()] = yaml.safe_load(value)
+    try:
+        params = FasttextHyperparams(**raw)
+    except ValidationError as exc:
+        raise ConfigError(f"--param: {exc}") from None
+    lake, spark_settings = _lake_and_spark(args.overrides)
+    spark = build_session(lake, spark_settings, app_name="spark-mm train-fasttext")
+    res = train_from_queries(
+        spark, _sql_argument(args.positive), _sql_argument(args.negative), args.out, text_column=args.text_column, params=params,
+        val_fraction=args.val_fraction, split_seed=args.seed, positive_label=args.positive_label, negative_label=args.negative_label,
+    )
+    for label, c in res.counts.items():
+        tables = ", ".join(f"{t.table}@{t.snapshot_id}" for t in res.inputs[label].tables)
+        print(f"{label}: {c.rows} rows ({c.blank} blank), {c.train} train, {c.val} validation; from {tables}")
+    v = res.validation
+    print(f"validation: n={v.n} accuracy={v.accuracy} precision={v.precision} recall={v.recall} ({args.positive_label})")
+    print(f"fastText classifier written to {res.model}; lineage {res.lineage}")
     return 0
 
 
@@ -373,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_inspect(args)
         if args.command == "train-aigc":
             return cmd_train_aigc(args)
+        if args.command == "train-fasttext":
+            return cmd_train_fasttext(args)
         if args.command == "unlock":
             return cmd_unlock(args)
         if args.command == "trace":

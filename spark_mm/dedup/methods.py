@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame
 from spark_mm.dedup.dedup import DedupResult, exact_dedup, long_keys, url_dedup
 from spark_mm.dedup.minhash import minhash_dedup, minhash_keys
 from spark_mm.dedup.phash import phash_dedup, phash_keys
+from spark_mm.dedup.image_based import image_based_filter, load_centroids
 from spark_mm.dedup.semantic import empty_keys, semdedup
 from spark_mm.errors import RecipeError
 
@@ -67,6 +68,16 @@ def _semdedup(step: Any, df: DataFrame, history: DataFrame | None, run_id: str |
     )
 
 
+def _image_based(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    # a per-sample filter: no history to match (the stage only sends samples not yet in its table)
+    centroids = load_centroids(
+        df.sparkSession, step.centroids_table, id_column=step.centroid_id_column, vector_column=step.centroid_vector_column,
+        target_table=step.target_table, target_id_column=step.target_id_column, target_flag_column=step.target_flag_column,
+        normalize=step.normalize_centroids,
+    )
+    return image_based_filter(df, centroids, embedding_col=step.column)
+
+
 METHODS: dict[str, DedupMethod] = {
     m.name: m
     for m in (
@@ -79,6 +90,7 @@ METHODS: dict[str, DedupMethod] = {
         DedupMethod("url", "2", _url, lambda step, df: long_keys(df, step.column, "url")),
         DedupMethod("url_text", "1", _url_text, lambda step, df: long_keys(df, step.column, "url_text")),
         DedupMethod("semdedup", "1", _semdedup, lambda step, df: empty_keys(df.sparkSession)),
+        DedupMethod("image_based", "1", _image_based, lambda step, df: empty_keys(df.sparkSession)),
     )
 }
 """Version 2: verified keep choice, history that survives knob changes, ``missing_input``."""

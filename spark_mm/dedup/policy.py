@@ -17,6 +17,8 @@ class DupReason(str, enum.Enum):
     """It duplicates a sample kept by an earlier run (``dedup_keys``)."""
     MISSING_INPUT = "missing_input"
     """Its dedup key is null (input missing, errored or empty): it cannot be checked, so it is not kept."""
+    NOT_IN_TARGET = "not_in_target"
+    """Image-based filter (DataComp): its nearest centroid is not one of the target clusters."""
 
 
 class KeepPolicy(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from spark_mm.dedup.policy import KeepPolicy
 from spark_mm.errors import RecipeError
@@ -136,6 +136,32 @@ class SemdedupDedupStep(_Step):
         return v
 
 
+class ImageBasedDedupStep(_Step):
+    """DataComp's image-based filter: keep samples whose nearest centroid (inner product) is a target cluster.
+
+    Not a dedup in the duplicate sense; it lives under ``dedup:`` as SemDeDup does because it is a
+    corpus-level step over an embedding column with centroids from outside the row. ``keep`` has
+    no effect (no duplicate groups form). Targets: ``target_table`` or ``target_flag_column``.
+    """
+
+    method: Literal["image_based"]
+    column: str = "img_clip_emb"
+    centroids_table: str = Field(description="ns.table (or catalog.ns.table) with one row per centroid")
+    centroid_id_column: str = "centroid_id"
+    centroid_vector_column: str = "embedding"
+    target_table: str | None = Field(None, description="table of target cluster ids (DataComp: the centroids nearest to ImageNet-1k)")
+    target_id_column: str = "centroid_id"
+    target_flag_column: str | None = Field(None, description="instead of target_table: a boolean column of the centroids table")
+    normalize_centroids: bool = Field(False, description="L2-normalise the centroids first; DataComp does not (raw inner product)")
+
+    @model_validator(mode="after")
+    def _one_target_source(self) -> "ImageBasedDedupStep":
+        if (self.target_table is None) == (self.target_flag_column is None):
+            raise ValueError("give the target clusters as target_table or as target_flag_column (a column of centroids_table), exactly one")
+        return self
+
+
 DedupStep = Annotated[
-    Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, UrlTextDedupStep, SemdedupDedupStep], Field(discriminator="method")
+    Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, UrlTextDedupStep, SemdedupDedupStep, ImageBasedDedupStep],
+    Field(discriminator="method"),
 ]

@@ -1,9 +1,9 @@
 """txt_fasttext_quality against the fastText model's own predictions.
 
-No fastText trainer installs next to fasttext-predict (both are the ``fasttext`` module), so the
-test writes a real supervised model file in fastText's binary format (version 12: args,
-dictionary, input and output matrices; softmax loss, unigrams, no subwords) and loads it with
-fasttext-predict, the same loader the operator uses.
+The test writes a real supervised model file in fastText's binary format (version 12: args,
+dictionary, input and output matrices; softmax loss, unigrams, no subwords) and loads it with the
+installed ``fasttext`` module, the loader the operator uses: fasttext-predict in the default
+install, fasttext-numpy2's files with the ``train`` extra (docs/web_text.md); so it needs no trainer.
 """
 
 from __future__ import annotations

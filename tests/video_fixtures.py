@@ -124,3 +124,25 @@ def encode_cuts(
         for packet in video.encode():
             out.mux(packet)
     return buf.getvalue()
+
+
+def encode_square(*, frames: int = 24, fps: int = 12, size: tuple[int, int] = (64, 48), speed_px: int = 2, kind: str = "mp4", gop: int = 12) -> bytes:
+    """A white 12x12 square moving ``speed_px`` px right per frame on grey (``speed_px`` 0: a still video)."""
+    import av
+
+    fmt, vcodec, _ = KINDS[kind]
+    w, h = size
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        video = out.add_stream(vcodec, rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.gop_size = gop
+        for i in range(frames):
+            pixels = np.full((h, w, 3), 96, np.uint8)
+            x = 4 + (i * speed_px) % (w - 20)
+            pixels[h // 2 - 6 : h // 2 + 6, x : x + 12] = 255
+            for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return buf.getvalue()

@@ -33,14 +33,17 @@ def test_clips_step_writes_video_clips(spark: SparkSession, tmp_path_factory: py
     rec = recipes.from_mapping(
         {
             "job": "clips", "namespace": "vclips", "source": {"type": "video_files", "path": str(src), "inline_max_bytes": CAP},
-            "stages": [{"name": "meta", "ops": [{"op": "vid_meta"}, {"op": "vid_duration", "min_duration": 3}]}],
+            "stages": [
+                {"name": "meta", "ops": [{"op": "vid_meta"}, {"op": "vid_duration", "min_duration": 3}, {"op": "vid_motion", "min_score": 0.0}]},
+                {"name": "nsfw", "ops": [{"op": "vid_nsfw", "device": "cpu"}]},
+            ],
             "clips": {"splitter": {"type": "content"}, "short_clips": "flag", "min_clip_s": 1.0},
             "lake": {"buckets": 2}, "tracking": {"enabled": False},
         }
     )
     first = Runner(rec, run_id="clips-1", spark=spark).run()
-    ingest, meta, clips = first.stages
-    assert (ingest.rows_out, meta.rows_out) == (3, 3)
+    ingest, meta, nsfw, clips = first.stages
+    assert (ingest.rows_out, meta.rows_out, nsfw.rows_out) == (3, 3, 3)
     assert (clips.stage, clips.rows_in, clips.rows_out, clips.rows_with_errors) == ("clips", 3, 3, 1)
     assert "5 clips (content)" in clips.note and "1 error rows" in clips.note
 
@@ -67,9 +70,14 @@ def test_clips_step_writes_video_clips(spark: SparkSession, tmp_path_factory: py
         ids["a.mp4"]: (3, None), ids["b.webm"]: (2, None), ids["broken.mp4"]: (0, "not_video"),
     }
 
-    again = Runner(rec, run_id="clips-2", spark=spark).run().stages[2]
+    again = Runner(rec, run_id="clips-2", spark=spark).run().stages[3]
     assert again.rows_in == 0 and again.rows_out == 0
     assert spark.table("vclips.video_clips").count() == 6 and spark.table("vclips.signals_clips").count() == 3
     durations = {r.sample_id: (r.vid_duration, r.vid_duration_ok) for r in spark.table("vclips.signals_meta").collect()}
     assert durations[ids["a.mp4"]] == (3.0, True) and durations[ids["broken.mp4"]] == (None, False)
+    # vid_motion (a.mp4 read by reference) and vid_nsfw (a model stage) on the same videos
+    motion = {r.sample_id: (r.vid_motion_score, r.vid_motion_reason) for r in spark.table("vclips.signals_meta").collect()}
+    assert motion[ids["a.mp4"]][0] is not None and motion[ids["a.mp4"]][0] >= 0 and motion[ids["broken.mp4"]] == (None, "not_video")
+    scored = {r.sample_id: (r.vid_nsfw_frames, r.vid_nsfw_ok) for r in spark.table("vclips.signals_nsfw").collect()}
+    assert scored[ids["a.mp4"]] == (3, True) and scored[ids["b.webm"]] == (3, True) and scored[ids["broken.mp4"]] == (None, None)
     assert sorted(r.clip_id for r in spark.table("vclips.video_clips").collect()) == sorted(r.clip_id for r in rows)

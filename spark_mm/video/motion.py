@@ -100,7 +100,7 @@ def score_frames(frames: Iterable[np.ndarray], opts: MotionOptions) -> tuple[flo
     return (float(np.mean(scores)), len(scores)) if scores else (None, 0)
 
 
-def _picked(av: Any, container: Any, want: list[int]) -> Iterator[np.ndarray]:
+def _picked(container: Any, want: list[int]) -> Iterator[np.ndarray]:
     video = container.streams.video[0]
     need = sorted(set(want))
     got: dict[int, np.ndarray] = {}
@@ -132,6 +132,6 @@ def motion_score(av: Any, stream: BinaryIO, opts: MotionOptions) -> tuple[float 
             rate = video.average_rate or video.guessed_rate
             fps = float(Fraction(rate)) if rate else 0.0
             want = read_indices(total, sampling_step(fps, opts.sampling_fps, total))
-            return score_frames(_picked(av, container, want), opts)
+            return score_frames(_picked(container, want), opts)
         except av.FFmpegError as err:
             raise SplitError(ClipReason.DECODE_ERROR, f"decode failed: {type(err).__name__}: {err}") from err

@@ -4,7 +4,6 @@ Data-Juicer's own loop gives through cv2.VideoCapture and the number its test st
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np

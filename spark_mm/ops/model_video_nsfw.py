@@ -9,6 +9,7 @@ the ``avg`` (Data-Juicer's default), ``max`` or ``min`` of the frame scores. ``v
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ import pyarrow as pa
 from PIL import Image
 from pydantic import Field, field_validator
 
+from spark_mm.errors import MissingDependency
 from spark_mm.models import nsfw
 from spark_mm.models.batching import Column, Prepared
 from spark_mm.models.weights import OnMissing, WeightsLocation, WeightsStatus, resolve, weights_digest
@@ -81,6 +83,8 @@ class VidNsfw(ModelOperator[VidNsfwParams]):
 
     def __init__(self, params: VidNsfwParams) -> None:
         super().__init__(params)
+        if importlib.util.find_spec("av") is None:  # fail at plan time, on the driver
+            raise MissingDependency("vid_nsfw needs PyAV: pip install 'spark-mm[video]' (or pip install av)")
         self._sampling = Sampling.parse(params.frames)
         self._av: Any = None
 

@@ -3,6 +3,7 @@
 Routes (query strings are ignored except where noted):
 
 - ``/img/<n>.jpg``, ``/img/<n>.png``: a real photo-like image made with Pillow (``n`` seeds it)
+- ``/photo/<n>.jpg``: photo ``n % len(photos)`` of ``State.photos`` (the benchmark loads real photos there)
 - ``/status/<code>``: that status with a small text body
 - ``/flaky/<code>/<k>/<id>``: ``code`` (500, 429, ...) for the first ``k`` requests of ``id``, then a JPEG;
   429s carry ``Retry-After: <after>`` (query ``after``, default 1)
@@ -25,6 +26,7 @@ from __future__ import annotations
 import io
 import random
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -57,6 +59,7 @@ class State:
         self.peak: Counter[str] = Counter()
         self.user_agents: set[str] = set()
         self.images: dict[tuple[int, str], bytes] = {}
+        self.photos: list[bytes] = []  # JPEG bytes served by /photo/<n>.jpg
 
     def image(self, n: int, fmt: str) -> bytes:
         with self.lock:
@@ -108,6 +111,8 @@ class Handler(BaseHTTPRequestHandler):
             num, ext = p[1].split(".")
             fmt = "PNG" if ext == "png" else "JPEG"
             self.send(200, st.image(int(num), fmt), "image/png" if fmt == "PNG" else "image/jpeg")
+        elif head == "photo":
+            self.send(200, st.photos[int(p[1].split(".")[0]) % len(st.photos)])
         elif head == "status":
             self.send(int(p[1]), b"status page", "text/plain")
         elif head == "flaky":
@@ -180,18 +185,27 @@ class Handler(BaseHTTPRequestHandler):
 class ImageServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # socketserver's 5 drops SYNs under a burst of new connections (1 s retransmits)
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.state = State()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: State | None = None) -> None:
+        """Listen on ``host:port`` (0: any free port); servers given one ``state`` share counts and images
+        (the benchmark listens on 127.0.0.1 … 127.0.0.8 with one port, one host alias each)."""
+        super().__init__((host, port), Handler)
+        self.state = state or State()
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
+    def url(self, path: str, host: str | None = None) -> str:
+        host = host or str(self.server_address[0])
         return f"http://{host}:{self.port}/{path.lstrip('/')}"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):  # the client left (a timeout, a kill)
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def start(self) -> "ImageServer":
         self.thread.start()

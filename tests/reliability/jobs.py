@@ -1,5 +1,5 @@
-"""Helpers of the fault tests: run the z_image job with spark-submit in its own process group,
-watch its commits with pyiceberg, kill it, and fingerprint the tables it wrote."""
+"""Helpers of the fault tests: run a job (z_image, download) with spark-submit in its own process
+group, watch its commits with pyiceberg, kill it, and fingerprint the tables it wrote."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def gpu_discovery_script(folder: Path) -> Path:
 
 @dataclass
 class Job:
-    """A spark-submit of jobs/z_image.py running in its own process group."""
+    """A spark-submit of ``jobs/<job>.py`` running in its own process group."""
 
     proc: subprocess.Popen[str]
     stdout: Path
@@ -84,12 +84,12 @@ class Job:
 
 def start_job(
     home: Path, logs: Path, namespace: str, run_id: str, *, master: str, sets: tuple[str, ...] = (),
-    gpus: Path | None = None, ui: bool = False,
+    gpus: Path | None = None, ui: bool = False, job: str = "z_image", spark_conf: tuple[str, ...] = (),
 ) -> Job:
-    """Start ``spark-submit jobs/z_image.py`` like a user would (see tests/integration/test_local_cluster.py)."""
+    """Start ``spark-submit jobs/<job>.py --recipe conf/<job>.yaml`` like a user would (see tests/integration/test_local_cluster.py)."""
     env = dict(os.environ, SPARK_MM_HOME=str(home), PATH=f"{BIN}:{os.environ['PATH']}")
     port = free_port() if ui else None
-    conf = ["spark.executor.memory=1g", f"spark.ui.enabled={'true' if ui else 'false'}"]
+    conf = ["spark.executor.memory=1g", f"spark.ui.enabled={'true' if ui else 'false'}", *spark_conf]
     if port:
         conf.append(f"spark.ui.port={port}")
     if gpus:  # local-cluster: workers and executors advertise one (fake) GPU each
@@ -100,7 +100,7 @@ def start_job(
     cmd = [str(BIN / "spark-submit"), "--master", master]
     for c in conf:
         cmd += ["--conf", c]
-    cmd += [str(REPO / "jobs" / "z_image.py"), "--recipe", str(REPO / "conf" / "z_image.yaml"), "--run-id", run_id]
+    cmd += [str(REPO / "jobs" / f"{job}.py"), "--recipe", str(REPO / "conf" / f"{job}.yaml"), "--run-id", run_id]
     for s in (f"namespace={namespace}", "lake.buckets=4", "tracking.enabled=false", *sets):
         cmd += ["--set", s]
     logs.mkdir(parents=True, exist_ok=True)

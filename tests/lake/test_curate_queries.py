@@ -1,5 +1,6 @@
 """Every shipped curation query names its recipe and applies every dedup step that recipe computes
-(joins ``${namespace}.dedup_<name>`` and keeps only ``dup_keep``); no Spark needed."""
+(joins ``${namespace}.dedup_<name>`` and keeps only ``dup_keep``); no Spark needed. The video query
+also goes through Spark's analyzer over empty tables with the schemas its recipe's stages write."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from spark_mm import recipe as recipes
 
 REPO = Path(__file__).resolve().parents[2]
 QUERIES = sorted((REPO / "conf").glob("*_curate.sql"))
+# Queries whose recipe has no dedup step on purpose, and why.
+NO_DEDUP = {"video_curate.sql": "no clip or video dedup yet (docs/video.md)"}
 
 
 def test_there_are_shipped_queries() -> None:
@@ -25,8 +28,39 @@ def test_query_applies_every_dedup_step_of_its_recipe(query: Path) -> None:
     assert named, f"{query.name} must name its recipe in its header (--recipe conf/<name>.yaml)"
     recipe = recipes.load(REPO / named.group(1), ["tracking.enabled=false"]).recipe
     sql = "\n".join(line.split("--", 1)[0] for line in text.splitlines())  # comments do not count
+    if query.name in NO_DEDUP:
+        assert not recipe.dedup and "dedup_" not in sql, f"{query.name} is listed in NO_DEDUP but its recipe or query has dedup"
+        return
     assert recipe.dedup, f"{named.group(1)} has no dedup step; this check would be vacuous"
     for step in recipe.dedup:
         join = re.search(rf"JOIN \$\{{namespace\}}\.dedup_{step.name}\s+(\w+)\s+USING \(sample_id\)", sql)
         assert join, f"{query.name} does not join ${{namespace}}.dedup_{step.name} (dedup step {step.name!r} of {named.group(1)})"
         assert re.search(rf"\b{join.group(1)}\.dup_keep\b", sql), f"{query.name} joins dedup_{step.name} but does not filter on {join.group(1)}.dup_keep"
+
+
+def test_video_query_passes_the_analyzer_over_its_recipes_schemas(spark) -> None:  # type: ignore[no-untyped-def]
+    """conf/video_curate.sql resolves against samples + the signals_<stage> schemas of conf/video.yaml
+    (global temp views, nothing executed); a misspelt column does not."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from spark_mm.engine.runner import signals_table, stage_plans
+    from spark_mm.lake.curate import substitute
+    from spark_mm.sources.record_files import SAMPLES_DDL
+
+    pytest.importorskip("rapidocr")
+    recipe = recipes.load(REPO / "conf" / "video.yaml", ["tracking.enabled=false"]).recipe
+    views = {"samples": spark.createDataFrame([], SAMPLES_DDL)}
+    for plan in stage_plans(recipe):
+        views[signals_table(plan.name)] = spark.createDataFrame([], from_arrow_schema(plan.output_schema()))
+    for name, df in views.items():
+        df.createOrReplaceGlobalTempView(name)
+    try:
+        sql = substitute((REPO / "conf" / "video_curate.sql").read_text(), {"namespace": "global_temp"})
+        fields = spark.sql(sql).schema.fieldNames()
+        assert fields[0] == "sample_id" and {"payload", "vid_ocr_area_ratio", "vid_aesthetic_score"} <= set(fields)
+        with pytest.raises(AnalysisException):
+            spark.sql(sql.replace("c.vid_ocr_ok", "c.vid_ocr_okay")).schema
+    finally:
+        for name in views:
+            spark.catalog.dropGlobalTempView(name)

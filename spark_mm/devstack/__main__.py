@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         current = stack.up(root)
         print(f"up in {current.started_s} s: catalog {current.catalog.uri}, object store {current.store.endpoint}, logs {root / 'logs'}")
-        print(f"use it: eval \"$(python -m spark_mm.devstack env)\", then spark-mm run RECIPE $SPARK_MM_STACK_SET")
+        print("use it: eval \"$(python -m spark_mm.devstack env)\", then spark-mm run RECIPE $SPARK_MM_STACK_SET")
         return 0
     if args.command == "down":
         print("stopped" if stack.down(root) else "no stack recorded under " + str(root))

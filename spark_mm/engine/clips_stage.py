@@ -32,7 +32,7 @@ from spark_mm.engine.error_policy import ErrorPolicy, check_not_all_errors
 from spark_mm.engine.inputs import join_inputs
 from spark_mm.engine.progress import StageProgress
 from spark_mm.errors import MissingDependency
-from spark_mm.lake.audit import AuditFailed, AuditSpec, audit
+from spark_mm.lake.audit import AuditSpec, audit, child_rows_check
 from spark_mm.lake.lineage import Lineage
 from spark_mm.video.clips import READS, SIGNALS_SCHEMA, VIDEO_CLIP_COLUMNS, VIDEO_CLIPS_SCHEMA, VIDEOS_SCHEMA
 from spark_mm.video.step import ClipsStep
@@ -131,18 +131,6 @@ def _commit_clips(ctx: RunContext, videos: DataFrame, lineage: Lineage, n_rows: 
     clips = clips.select(*VIDEO_CLIP_COLUMNS)
     what = f"step {STAGE!r} ({lake.table(CLIPS_TABLE)})"
 
-    def check(added: DataFrame) -> None:
-        row = added.agg(
-            F.count(F.lit(1)), F.countDistinct("clip_id"), F.sum(F.col("clip_id").isNull().cast("long")),
-            F.sum(F.col("sample_id").isNull().cast("long")),
-        ).first()
-        if int(row[0]) != expected:
-            raise AuditFailed(f"{what}: row count check failed: the videos yielded {expected} clip rows, staged {row[0]}")
-        if int(row[2] or 0) or int(row[3] or 0):
-            raise AuditFailed(f"{what}: null check failed: {row[2]} null clip_id, {row[3]} null sample_id")
-        if int(row[1]) != expected:
-            raise AuditFailed(f"{what}: unique-id check failed: {expected} clip rows but {row[1]} distinct clip_id")
-
     if expected:
-        lake.append(CLIPS_TABLE, clips, lineage, audit=check)
+        lake.append(CLIPS_TABLE, clips, lineage, audit=child_rows_check(what, expected, "clip_id", "clip rows"))
     return note

@@ -34,7 +34,7 @@ from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.error_policy import ErrorPolicy, check_not_all_errors
 from spark_mm.engine.inputs import join_inputs
 from spark_mm.engine.progress import StageProgress
-from spark_mm.lake.audit import AuditFailed, AuditSpec, audit
+from spark_mm.lake.audit import AuditSpec, audit, child_rows_check
 from spark_mm.lake.lineage import Lineage
 from spark_mm.links.alt_lang import check_model
 from spark_mm.links.schema import IMAGE_LINK_COLUMNS, IMAGE_LINKS_SCHEMA, PAGES_SCHEMA, SIGNALS_SCHEMA
@@ -124,18 +124,6 @@ def _commit_links(ctx: RunContext, pages: DataFrame, lineage: Lineage, n_links: 
     links = links.select(*IMAGE_LINK_COLUMNS)
     what = f"step {STAGE!r} ({lake.table(LINKS_TABLE)})"
 
-    def check(added: DataFrame) -> None:
-        row = added.agg(
-            F.count(F.lit(1)), F.countDistinct("link_id"), F.sum(F.col("link_id").isNull().cast("long")),
-            F.sum(F.col("sample_id").isNull().cast("long")),
-        ).first()
-        if int(row[0]) != expected:
-            raise AuditFailed(f"{what}: row count check failed: the pages yielded {expected} links, staged {row[0]}")
-        if int(row[2] or 0) or int(row[3] or 0):
-            raise AuditFailed(f"{what}: null check failed: {row[2]} null link_id, {row[3]} null sample_id")
-        if int(row[1]) != expected:
-            raise AuditFailed(f"{what}: unique-id check failed: {expected} links but {row[1]} distinct link_id")
-
     if expected:
-        lake.append(LINKS_TABLE, links, lineage, audit=check)
+        lake.append(LINKS_TABLE, links, lineage, audit=child_rows_check(what, expected, "link_id", "links"))
     return note

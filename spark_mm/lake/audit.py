@@ -7,6 +7,7 @@ much it failed; the staged snapshot stays unpublished, so readers of ``main`` ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -68,3 +69,26 @@ def audit(added: DataFrame, spec: AuditSpec, what: str) -> AuditReport:
             f"({report.error_rate:.1%}) > max_error_rate {spec.max_error_rate:.1%}"
         )
     return report
+
+
+def child_rows_check(what: str, expected: int, id_column: str, noun: str) -> Callable[[DataFrame], None]:
+    """The audit of rows exploded from their parents (a page's links, a video's clips) before publish:
+    exactly ``expected`` rows, no null ``id_column`` or ``sample_id``, every ``id_column`` distinct.
+
+    Raises (from the returned check):
+        AuditFailed: naming ``what`` and the check that failed.
+    """
+
+    def check(added: DataFrame) -> None:
+        row = added.agg(
+            F.count(F.lit(1)), F.countDistinct(id_column), F.sum(F.col(id_column).isNull().cast("long")),
+            F.sum(F.col("sample_id").isNull().cast("long")),
+        ).first()
+        if int(row[0]) != expected:
+            raise AuditFailed(f"{what}: row count check failed: the parents yielded {expected} {noun}, staged {row[0]}")
+        if int(row[2] or 0) or int(row[3] or 0):
+            raise AuditFailed(f"{what}: null check failed: {row[2]} null {id_column}, {row[3]} null sample_id")
+        if int(row[1]) != expected:
+            raise AuditFailed(f"{what}: unique-id check failed: {expected} {noun} but {row[1]} distinct {id_column}")
+
+    return check

@@ -1,4 +1,4 @@
-"""Frame sampling shared by the per-video operators (``vid_motion``, ``vid_nsfw``).
+"""Frame sampling shared by the per-video operators (``vid_nsfw``, ``vid_ocr``, ``vid_aesthetic``; ``vid_motion`` reads Data-Juicer's own stride).
 
 Two ways to pick frames, the two Data-Juicer's video operators offer (``frame_sampling_method``):
 

@@ -13,7 +13,7 @@ pytest.importorskip("av")
 pytest.importorskip("rapidocr")
 
 from spark_mm.ops.video_ocr import VidOcr, VidOcrParams, VidOcrReason, area_ratio  # noqa: E402
-from spark_mm.video.sampled_frames import sample_frames, uniform_indices  # noqa: E402
+from spark_mm.video.sampled_frames import sample_frames  # noqa: E402
 from tests.video_fixtures import GARBAGE  # noqa: E402
 
 W, H, FPS = 64, 48, 12
@@ -46,10 +46,12 @@ def op() -> VidOcr:
 
 
 def test_uniform_sampling_follows_data_juicer() -> None:
-    assert uniform_indices(12, 1) == [6] and uniform_indices(12, 2) == [0, 11] and uniform_indices(12, 3) == [0, 6, 11]
-    assert uniform_indices(12, 5) == [0, 3, 6, 8, 11] and uniform_indices(0, 3) == []
+    """The shared rule (spark_mm/video/frames.py, pinned in tests/video/test_frames.py): targets
+    0, d/2, d for uniform(3); the target d lies past the last frame and gives the last one."""
     frames = sample_frames(_video(None), None, None, 3)
-    assert frames.problem is None and frames.indices == [0, 6, 11] and frames.images[0].shape == (H, W, 3)
+    assert frames.problem is None and frames.seconds == pytest.approx([0.0, 0.5, 11 / FPS]) and frames.images[0].shape == (H, W, 3)
+    assert frames.images[0].dtype == np.uint8 and frames.images[0].mean() > 250  # white, in RGB
+    assert sample_frames(b"not a video at all", None, None, 3).problem is not None
 
 
 def test_area_ratio_sums_boxes_over_frame_area() -> None:

@@ -18,24 +18,20 @@ again, and the links of a page whose ``image_links`` commit survived a crash bef
 (no ``commit_chunks``), like dedup steps. Like dedup, rows are not recomputed when the step's
 thresholds change: the table keeps the alt text, URL and declared sizes, so a new threshold is a
 curation query (docs/image_text.md).
+The shared shape of both one-to-many steps lives in ``spark_mm/engine/parent_child_step.py``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
 
 from spark_mm.engine.context import RunContext, StageResult
-from spark_mm.engine.error_policy import ErrorPolicy, check_not_all_errors
-from spark_mm.engine.inputs import join_inputs
+from spark_mm.engine.error_policy import ErrorPolicy
+from spark_mm.engine.parent_child_step import ParentChildTables, run_parent_child_step
 from spark_mm.engine.progress import StageProgress
-from spark_mm.lake.audit import AuditSpec, audit, child_rows_check
-from spark_mm.lake.lineage import Lineage
 from spark_mm.links.alt_lang import check_model
 from spark_mm.links.schema import IMAGE_LINK_COLUMNS, IMAGE_LINKS_SCHEMA, PAGES_SCHEMA, SIGNALS_SCHEMA
 from spark_mm.links.step import ImageLinksStep
@@ -58,72 +54,23 @@ def links_fn(step: ImageLinksStep, run_id: str, fingerprint: str) -> Callable[[I
     return run
 
 
+LINKS = ParentChildTables(
+    stage=STAGE, reads=READS, parents_schema=PAGES_SCHEMA, signals_table=SIGNALS_TABLE, signals_schema=SIGNALS_SCHEMA,
+    child_table=LINKS_TABLE, child_schema=IMAGE_LINKS_SCHEMA, child_columns=tuple(IMAGE_LINK_COLUMNS), child_field="links",
+    carried=("sample_id", "link_source"), child_id="link_id", held_key="sample_id", noun="links",
+    held_noun="links of pages",
+)  # a page's links are always committed together: a held page is recognised by its sample_id
+
+
 def run_links_step(ctx: RunContext, step: ImageLinksStep, policy: ErrorPolicy, progress: StageProgress | None = None) -> StageResult:
     """Extract the links of every page not yet in ``signals_links``; publish links, then pages.
 
     ``progress`` is told the pending pages before the extraction pass.
     """
-    spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
-    started = time.perf_counter()
-    lake.ensure_table(LINKS_TABLE, from_arrow_schema(IMAGE_LINKS_SCHEMA))
-    lake.ensure_table(SIGNALS_TABLE, from_arrow_schema(SIGNALS_SCHEMA))
-    result = StageResult(STAGE, lake.table(SIGNALS_TABLE), 0, 0, 0, 0.0, None)
-    done = lake.find_commit(SIGNALS_TABLE, run_id, STAGE)
-    if done:
-        result.rows_in = result.rows_out = done.added_records
-        result.snapshot_id, result.skipped, result.note = done.snapshot_id, True, "already committed by this run"
-        result.seconds = time.perf_counter() - started
-        return result
     check_model(step)  # a missing language model fails here, before any page is read
-    frame, inputs = join_inputs(ctx, READS, {})
-    if lake.current_snapshot_id(SIGNALS_TABLE) is not None:
-        frame = frame.join(spark.table(lake.table(SIGNALS_TABLE)).select("sample_id"), "sample_id", "left_anti")
-    if progress:
-        progress.started(frame.count())
     fingerprint = step.fingerprint()
-    # materialised once: both commits and their audits read it, and extraction must not run twice
-    pages = frame.mapInArrow(links_fn(step, run_id, fingerprint), from_arrow_schema(PAGES_SCHEMA)).localCheckpoint(eager=True)
-    totals = pages.agg(F.count(F.lit(1)), F.sum("link_count"), F.sum("link_ok_count")).first()
-    n_pages, n_links, n_ok = int(totals[0]), int(totals[1] or 0), int(totals[2] or 0)
-    lineage = ctx.lineage(STAGE, (step.op_id,), inputs)
-    links_note = _commit_links(ctx, pages, lineage, n_links)
-    signals = pages.drop("links")
-    spec = AuditSpec(expected_rows=n_pages, max_error_rate=policy.max_error_rate, required=from_arrow_schema(SIGNALS_SCHEMA))
-    what = f"step {STAGE!r} ({lake.table(SIGNALS_TABLE)})"
-
-    def check(added: DataFrame) -> None:
-        report = audit(added, spec, what)
-        check_not_all_errors(what, report.rows, report.rows_with_errors, policy.allow_all_errors)
-        result.rows_with_errors = report.rows_with_errors
-
-    commit = lake.append(SIGNALS_TABLE, signals, lineage, audit=check)
-    result.rows_in, result.rows_out = n_pages, commit.added_records if commit else 0
-    result.snapshot_id = commit.snapshot_id if commit else None
-    result.note = f"{n_links} links ({n_ok} pass link_laion) into {lake.table(LINKS_TABLE)}" + (f"; {links_note}" if links_note else "")
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _commit_links(ctx: RunContext, pages: DataFrame, lineage: Lineage, n_links: int) -> str:
-    """Publish the pages' ``n_links`` links to ``image_links`` unless this run already did; returns a note."""
-    spark, lake, run_id = ctx.spark, ctx.lake, ctx.run_id
-    if lake.find_commit(LINKS_TABLE, run_id, STAGE):
-        return "links already committed by this run"
-    links = pages.select("sample_id", "link_source", F.explode("links").alias("l")).select(
-        *[F.col(f"l.{c}").alias(c) if c not in ("sample_id", "link_source", "run_id") else F.col(c) for c in IMAGE_LINK_COLUMNS if c != "run_id"],
-        F.lit(run_id).alias("run_id"),
-    )
-    note = ""
-    expected = n_links  # the pages' link counts, summed once by the caller
-    if lake.current_snapshot_id(LINKS_TABLE) is not None:
-        held = spark.table(lake.table(LINKS_TABLE)).select("sample_id").distinct()
-        links = links.join(held, "sample_id", "left_anti")
-        expected = links.count()
-        if expected != n_links:
-            note = f"{n_links - expected} links of pages already in {lake.table(LINKS_TABLE)} (an interrupted earlier run) not written again"
-    links = links.select(*IMAGE_LINK_COLUMNS)
-    what = f"step {STAGE!r} ({lake.table(LINKS_TABLE)})"
-
-    if expected:
-        lake.append(LINKS_TABLE, links, lineage, audit=child_rows_check(what, expected, "link_id", "links"))
-    return note
+    out = run_parent_child_step(ctx, LINKS, links_fn(step, ctx.run_id, fingerprint), step.op_id, policy, progress, (F.sum("link_ok_count"),))
+    if not out.result.skipped:
+        note = f"{out.children} links ({out.totals[0]} pass link_laion) into {ctx.lake.table(LINKS_TABLE)}"
+        out.result.note = note + (f"; {out.child_note}" if out.child_note else "")
+    return out.result

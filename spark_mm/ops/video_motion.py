@@ -9,15 +9,14 @@ defaults 0.25 and ``sys.float_info.max``). docs/video.md lists the deviations.
 from __future__ import annotations
 
 import enum
-import importlib.util
 import sys
 from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from spark_mm.errors import MissingDependency
-from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision, OpParams
+from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision
+from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
 from spark_mm.sources.video_bytes import PayloadRefError, open_video
@@ -39,7 +38,7 @@ class VidMotionReason(str, enum.Enum):
     TOO_HIGH = "too_high"  # score > max_score
 
 
-class VidMotionParams(OpParams):
+class VidMotionParams(VideoInputParams):
     op: Literal["vid_motion"] = "vid_motion"
     min_score: float = Field(0.25, description="inclusive; Data-Juicer's default 0.25")
     max_score: float = Field(sys.float_info.max, description="inclusive; Data-Juicer's default sys.float_info.max")
@@ -47,9 +46,6 @@ class VidMotionParams(OpParams):
     size: tuple[int] | tuple[int, int] | None = Field(None, description="[short edge] or [h, w] to resize to first")
     max_size: int | None = Field(None, gt=0, description="cap on the long edge after size")
     relative: bool = Field(False, description="divide the magnitude by the frame diagonal")
-    payload_column: str = "payload"
-    uri_column: str = "source_uri"
-    meta_column: str = "record_meta"
 
     @field_validator("size", mode="before")
     @classmethod
@@ -68,7 +64,7 @@ class VidMotionParams(OpParams):
 
 
 @register
-class VidMotion(Filter[VidMotionParams]):
+class VidMotion(VideoInputs, Filter[VidMotionParams]):
     """Motion score of each sample's video (Farneback optical flow as Data-Juicer computes it).
 
     Signals: ``vid_motion_score`` (mean flow magnitude, px; a fraction of the diagonal with
@@ -83,19 +79,8 @@ class VidMotion(Filter[VidMotionParams]):
 
     def __init__(self, params: VidMotionParams) -> None:
         super().__init__(params)
-        for mod in ("av", "cv2"):
-            if importlib.util.find_spec(mod) is None:
-                raise MissingDependency(_INSTALL)
+        require_modules(("av", "cv2"), _INSTALL)
         self._av: Any = None
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        p = self.params
-        return (p.payload_column, p.uri_column, p.meta_column)
-
-    @property
-    def required_inputs(self) -> tuple[str, ...]:
-        return ()
 
     @property
     def signal_schema(self) -> pa.Schema:

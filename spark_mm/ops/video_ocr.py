@@ -11,7 +11,6 @@ docs/video.md lists the deviations.
 from __future__ import annotations
 
 import enum
-import importlib.util
 import logging
 from typing import Any, Literal
 
@@ -20,7 +19,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from spark_mm.errors import MissingDependency
-from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision, OpParams
+from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision
+from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
 from spark_mm.video.sampled_frames import FrameProblem, sample_frames
@@ -38,7 +38,7 @@ class VidOcrReason(str, enum.Enum):
     TOO_MUCH_TEXT = "too_much_text"  # ratio > max_area_ratio
 
 
-class VidOcrParams(OpParams):
+class VidOcrParams(VideoInputParams):
     op: Literal["vid_ocr"] = "vid_ocr"
     frame_sample_num: int = Field(3, ge=1, description="frames sampled uniformly; Data-Juicer's default 3")
     min_area_ratio: float = Field(0.0, ge=0.0, le=1.0, description="inclusive; Data-Juicer's default 0")
@@ -46,9 +46,6 @@ class VidOcrParams(OpParams):
     reduce: Literal["avg", "max", "min"] = Field("avg", description="over the sampled frames; Data-Juicer: mean")
     det_box_thresh: float = Field(0.5, gt=0.0, lt=1.0, description="RapidOCR's Det.box_thresh (its default)")
     det_max_side_px: int = Field(2560, ge=32, description="frames whose longer side exceeds this are shrunk for detection, never enlarged (EasyOCR's canvas_size 2560)")
-    payload_column: str = "payload"
-    uri_column: str = "source_uri"
-    meta_column: str = "record_meta"
 
     def threshold_signals(self) -> dict[str, Threshold]:
         return {
@@ -82,7 +79,7 @@ _REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 
 @register
-class VidOcr(Filter[VidOcrParams]):
+class VidOcr(VideoInputs, Filter[VidOcrParams]):
     """Text-area ratio of a video (Data-Juicer's ``video_ocr_area_ratio_filter``); adds ``vid_ocr_area_ratio``.
 
     Signal: ``vid_ocr_area_ratio`` (float, unitless share of the frame area covered by detected
@@ -99,24 +96,13 @@ class VidOcr(Filter[VidOcrParams]):
 
     def __init__(self, params: VidOcrParams) -> None:
         super().__init__(params)
-        for module in ("av", "rapidocr", "onnxruntime"):  # fail at plan time, on the driver
-            if importlib.util.find_spec(module) is None:
-                raise MissingDependency(_INSTALL)
+        require_modules(("av", "rapidocr", "onnxruntime"), _INSTALL)  # fail at plan time, on the driver
         self._engine: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_engine"] = None  # the ONNX session loads on each worker
         return state
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        p = self.params
-        return (p.payload_column, p.uri_column, p.meta_column)
-
-    @property
-    def required_inputs(self) -> tuple[str, ...]:
-        return ()  # a row with neither payload nor reference is this operator's own missing_input
 
     @property
     def signal_schema(self) -> pa.Schema:

@@ -26,7 +26,7 @@ from spark_mm.errors import QueryError, SparkMMError
 DEFAULT_EXPORT = ""  # ``--export`` given without a directory: see export_dir()
 DEFAULT_RECIPES = {
     "z_image": "conf/z_image.yaml", "refinedweb": "conf/refinedweb.yaml", "fineweb": "conf/fineweb.yaml", "laion": "conf/laion_links.yaml",
-    "download": "conf/download.yaml",
+    "download": "conf/download.yaml", "video": "conf/video.yaml",
 }
 # jobs of several phases: the recipes run after the first one when no --then is given
 DEFAULT_THEN = {"laion": ("conf/laion.yaml",)}

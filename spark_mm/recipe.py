@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -204,6 +204,12 @@ def _explain(err: ValidationError, raw: Any) -> str:
     return "invalid recipe:\n  " + "\n  ".join(lines)
 
 
+def source_types() -> tuple[str, ...]:
+    """Every ``source.type`` a recipe accepts, read off the source spec union (one place to add a source)."""
+    union = get_args(SourceSpec)[0]
+    return tuple(get_args(spec.model_fields["type"].annotation)[0] for spec in get_args(union))
+
+
 def _accepted_tags(loc: tuple[Any, ...]) -> str:
     if "dedup" in loc:
         return ", ".join(repr(m) for m in METHODS)
@@ -211,7 +217,7 @@ def _accepted_tags(loc: tuple[Any, ...]) -> str:
         return ", ".join(repr(n) for n in registry.operators())
     if "splitter" in loc:
         return ", ".join(repr(t) for t in SPLITTER_TYPES)
-    return "'parquet', 'hf', 'warc', 'jsonl', 'image_files', 'sample_images'"
+    return ", ".join(repr(t) for t in source_types())
 
 
 # Mappings whose keys are free-form strings, taken whole after the prefix; values stay strings.

@@ -21,8 +21,8 @@ from typing import Any
 from spark_mm.errors import SourceError
 from spark_mm.sources.files import list_files
 from spark_mm.sources.specs import (
-    HuggingFaceSource, ImageFilesSource, ImageLinksSource, JsonlSource, ParquetSource, SampleImagesSource, VideoFilesSource, WarcSource,
-    WebDatasetSource,
+    HuggingFaceSource, ImageFilesSource, ImageLinksSource, JsonlSource, ParquetSource, SampleImagesSource, SampleVideosSource, VideoFilesSource,
+    WarcSource, WebDatasetSource,
 )
 
 COLUMN_KEYS = ("image_column", "text_column", "url_column", "caption_column", "video_column", "id_column")
@@ -91,6 +91,7 @@ SOURCE_PRECHECKS: dict[type, Callable[[Any], None]] = {
     VideoFilesSource: _video_files,
     WebDatasetSource: _webdataset,
     SampleImagesSource: _nothing,
+    SampleVideosSource: _nothing,
     ImageLinksSource: _image_links,
 }
 

@@ -16,9 +16,10 @@ from spark_mm.errors import SourceError
 from spark_mm.sources.base import SourceRead
 from spark_mm.sources.image_files import read_image_files
 from spark_mm.sources.parquet import read_hf, read_parquet, read_sample_images
-from spark_mm.sources.records import read_jsonl, read_video_files, read_warc, read_webdataset
+from spark_mm.sources.records import read_jsonl, read_sample_videos, read_video_files, read_warc, read_webdataset
 from spark_mm.sources.specs import (
-    HuggingFaceSource, ImageFilesSource, JsonlSource, ParquetSource, SampleImagesSource, VideoFilesSource, WarcSource, WebDatasetSource,
+    HuggingFaceSource, ImageFilesSource, JsonlSource, ParquetSource, SampleImagesSource, SampleVideosSource, VideoFilesSource, WarcSource,
+    WebDatasetSource,
 )
 
 SourceReader = Callable[[SparkSession, Any, str], SourceRead]
@@ -32,6 +33,7 @@ SOURCE_READERS: dict[type, SourceReader] = {
     VideoFilesSource: read_video_files,
     WebDatasetSource: read_webdataset,
     SampleImagesSource: read_sample_images,
+    SampleVideosSource: read_sample_videos,
 }
 
 __all__ = ["SOURCE_READERS", "SourceRead", "read_source"]

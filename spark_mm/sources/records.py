@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from spark_mm.sources.base import SourceRead, copies_note, default_scope, input_digest
 from spark_mm.sources.digests import digest_files, distinct_contents
 from spark_mm.sources.files import list_files
-from spark_mm.sources.specs import JsonlSource, VideoFilesSource, WarcSource, WebDatasetSource
+from spark_mm.sources.specs import JsonlSource, SampleVideosSource, VideoFilesSource, WarcSource, WebDatasetSource
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet.gz", ".wat", ".wat.gz")  # WAT: WARC metadata records
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
@@ -45,6 +45,14 @@ def read_video_files(spark: SparkSession, spec: VideoFilesSource, run_id: str) -
     root, files = list_files(spec.path, both_cases(spec.extensions))
     options = {"format": "video", "root": str(root), "inline_max_bytes": str(spec.inline_max_bytes)}
     return _read(spark, "video_files", root, files, run_id, options, None)
+
+
+def read_sample_videos(spark: SparkSession, spec: SampleVideosSource, run_id: str) -> SourceRead:
+    """The embedded video sample, written under ``<home>/sample/`` on first use, read as video files."""
+    from spark_mm.sources.sample_videos import ensure_sample_videos
+
+    files = VideoFilesSource(type="video_files", path=str(ensure_sample_videos()), inline_max_bytes=spec.inline_max_bytes)
+    return read_video_files(spark, files, run_id)
 
 
 def read_webdataset(spark: SparkSession, spec: WebDatasetSource, run_id: str) -> SourceRead:

@@ -138,6 +138,14 @@ class SampleImagesSource(_Source):
         return None
 
 
+class SampleVideosSource(_Source):
+    """The embedded video sample: clips with hard cuts, a pan, a still and broken files, made from
+    scikit-image's CC0 photos on first use (spark_mm/sources/sample_videos.py); read as ``video_files``."""
+
+    type: Literal["sample_videos"]
+    inline_max_bytes: int = _INLINE_MAX
+
+
 class ImageLinksSource(_Source):
     """Image links of an Iceberg table (``<ns>.image_links``), fetched over HTTP: one sample per link.
 
@@ -171,7 +179,7 @@ class ImageLinksSource(_Source):
 SourceSpec = Annotated[
     Union[
         ParquetSource, HuggingFaceSource, WarcSource, JsonlSource, ImageFilesSource, VideoFilesSource, WebDatasetSource,
-        SampleImagesSource, ImageLinksSource,
+        SampleImagesSource, SampleVideosSource, ImageLinksSource,
     ],
     Field(discriminator="type"),
 ]

@@ -203,3 +203,28 @@ def _keyframes(container: Any, video: Any, tb: Fraction) -> Sampled:
     if not frames:
         raise SplitError(ClipReason.DECODE_ERROR, "no frame decoded")
     return Sampled(frames, secs, len(frames))
+
+
+class KeyframeConsumer:
+    """The ``keyframes`` sampling from another pass's decode (``scenes.split``'s consumers): every
+    frame the decoder flags as a keyframe, with its index; the first frame when there is none."""
+
+    def __init__(self) -> None:
+        self.frames: list[Any] = []
+        self.indices: list[int] = []
+        self._first: Any = None
+
+    def prepare(self, container: Any, frames: Any) -> None:
+        return None
+
+    def frame(self, index: int, key: bool, bgr: Any) -> None:
+        if index == 0:
+            self._first = bgr
+        if key:
+            self.frames.append(bgr)
+            self.indices.append(index)
+
+    def result(self) -> tuple[list[int], list[Any]]:
+        if not self.frames and self._first is not None:
+            return [0], [self._first]
+        return self.indices, self.frames

@@ -75,29 +75,74 @@ class MotionOptions:
     relative: bool = False
 
 
-def score_frames(frames: Iterable[np.ndarray], opts: MotionOptions) -> tuple[float | None, int]:
-    """Mean flow magnitude over consecutive BGR frames; ``(None, 0)`` with fewer than two."""
-    import cv2
+class FlowScorer:
+    """Mean flow magnitude over BGR frames pushed one at a time (Data-Juicer's loop body)."""
 
-    prev = None
-    scores: list[float] = []
-    for frame in frames:
+    def __init__(self, opts: MotionOptions) -> None:
+        import cv2
+
+        self._cv2, self._opts = cv2, opts
+        self._prev: np.ndarray | None = None
+        self._scores: list[float] = []
+
+    def push(self, frame: np.ndarray) -> None:
+        cv2, opts = self._cv2, self._opts
         h, w = frame.shape[:2]
         nh, nw = resized_size(h, w, opts.size, opts.max_size)
         if (nh, nw) != (h, w):
             frame = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        if prev is None:
-            prev = gray
-            continue
-        flow = cv2.calcOpticalFlowFarneback(prev, gray, None, **FARNEBACK)
-        mag, _ = cv2.cartToPolar(flow[..., 0], flow[..., 1])
-        s = float(np.mean(mag))
-        if opts.relative:
-            s /= float(np.hypot(*flow.shape[:2]))
-        scores.append(s)
-        prev = gray
-    return (float(np.mean(scores)), len(scores)) if scores else (None, 0)
+        if self._prev is not None:
+            flow = cv2.calcOpticalFlowFarneback(self._prev, gray, None, **FARNEBACK)
+            mag, _ = cv2.cartToPolar(flow[..., 0], flow[..., 1])
+            s = float(np.mean(mag))
+            if opts.relative:
+                s /= float(np.hypot(*flow.shape[:2]))
+            self._scores.append(s)
+        self._prev = gray
+
+    def result(self) -> tuple[float | None, int]:
+        """``(mean, pairs)``; ``(None, 0)`` with fewer than two frames."""
+        return (float(np.mean(self._scores)), len(self._scores)) if self._scores else (None, 0)
+
+
+def score_frames(frames: Iterable[np.ndarray], opts: MotionOptions) -> tuple[float | None, int]:
+    """Mean flow magnitude over consecutive BGR frames; ``(None, 0)`` with fewer than two."""
+    scorer = FlowScorer(opts)
+    for frame in frames:
+        scorer.push(frame)
+    return scorer.result()
+
+
+def count_frames(container: Any) -> int:
+    """Video packets with data (Data-Juicer's frame count), by demuxing; the container is seeked back to 0."""
+    video = container.streams.video[0]
+    total = sum(1 for p in container.demux(video) if p.size)
+    container.seek(0)
+    return total
+
+
+class MotionConsumer:
+    """The motion score from another pass's decode (``scenes.split``'s consumers): the frames
+    Data-Juicer's loop reads are picked as they pass, so the video is decoded once for both."""
+
+    def __init__(self, opts: MotionOptions) -> None:
+        self._scorer = FlowScorer(opts)
+        self._opts = opts
+        self._want: list[int] = []
+        self._next = 0
+
+    def prepare(self, container: Any, frames: Any) -> None:
+        total = count_frames(container)
+        self._want = read_indices(total, sampling_step(float(frames.fps), self._opts.sampling_fps, total))
+
+    def frame(self, index: int, key: bool, bgr: np.ndarray) -> None:
+        while self._next < len(self._want) and self._want[self._next] == index:
+            self._scorer.push(bgr)
+            self._next += 1
+
+    def result(self) -> tuple[float | None, int]:
+        return self._scorer.result()
 
 
 def _picked(container: Any, want: list[int]) -> Iterator[np.ndarray]:
@@ -127,8 +172,7 @@ def motion_score(av: Any, stream: BinaryIO, opts: MotionOptions) -> tuple[float 
     with container:
         video = container.streams.video[0]
         try:
-            total = sum(1 for p in container.demux(video) if p.size)
-            container.seek(0)
+            total = count_frames(container)
             rate = video.average_rate or video.guessed_rate
             fps = float(Fraction(rate)) if rate else 0.0
             want = read_indices(total, sampling_step(fps, opts.sampling_fps, total))

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import bisect
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from spark_mm.ops.video_meta import _IMAGE_FORMATS
 from spark_mm.sources.video_bytes import sniff_video_mime
@@ -99,6 +99,16 @@ class Split:
     clips: list[Clip]
 
 
+class FrameConsumer(Protocol):
+    """Something more that is computed from the one decode of :func:`split` (motion, keyframes):
+    ``prepare`` sees the open container before decoding (it may demux, then must seek back to 0),
+    ``frame`` sees every decoded frame in presentation order with its BGR pixels."""
+
+    def prepare(self, container: Any, frames: Frames) -> None: ...
+
+    def frame(self, index: int, key: bool, bgr: Any) -> None: ...
+
+
 def _open(av: Any, stream: BinaryIO) -> Any:
     head = stream.read(64)
     stream.seek(0)
@@ -118,9 +128,11 @@ def _open(av: Any, stream: BinaryIO) -> Any:
     return container
 
 
-def _decode(av: Any, container: Any, frames: Frames, pixels: bool) -> Iterator[Any]:
-    """Decode the first video stream, recording every frame in ``frames``; yields BGR arrays (or None)."""
+def _decode(av: Any, container: Any, frames: Frames, pixels: bool, consumers: Sequence[FrameConsumer] = ()) -> Iterator[Any]:
+    """Decode the first video stream, recording every frame in ``frames`` and handing it to every
+    consumer; yields BGR arrays (or None when neither the splitter nor a consumer needs pixels)."""
     video = container.streams.video[0]
+    pixels = pixels or bool(consumers)
     start = video.start_time or 0
     step = max(1, round(1 / (frames.fps * frames.time_base))) if frames.fps else 1
     last_duration = step
@@ -130,7 +142,10 @@ def _decode(av: Any, container: Any, frames: Frames, pixels: bool) -> Iterator[A
         frames.keys.append(bool(frame.key_frame))
         last_duration = getattr(frame, "duration", None) or step
         frames.end_pts = pts + last_duration
-        yield frame.to_ndarray(format="bgr24") if pixels else None
+        bgr = frame.to_ndarray(format="bgr24") if pixels else None
+        for consumer in consumers:
+            consumer.frame(len(frames.pts) - 1, frames.keys[-1], bgr)
+        yield bgr
 
 
 def _detector(splitter: ContentSplitter | AdaptiveSplitter | ThresholdSplitter) -> Any:
@@ -267,8 +282,8 @@ def clip_spans(scenes: list[tuple[int, int]], fps: Fraction, step: ClipsStep) ->
     return out[: step.limit_clips] if step.limit_clips else out
 
 
-def split(av: Any, stream: BinaryIO, step: ClipsStep) -> Split:
-    """Decode ``stream`` once and split it as ``step`` says.
+def split(av: Any, stream: BinaryIO, step: ClipsStep, consumers: Sequence[FrameConsumer] = ()) -> Split:
+    """Decode ``stream`` once and split it as ``step`` says; every consumer sees the same frames.
 
     Raises:
         SplitError: not a video, not openable, a decode failure, or no frame decoded.
@@ -283,8 +298,10 @@ def split(av: Any, stream: BinaryIO, step: ClipsStep) -> Split:
         frames = Frames(Fraction(fps.numerator, fps.denominator), Fraction(video.time_base.numerator, video.time_base.denominator), ctx.width, ctx.height)
         splitter = step.splitter
         try:
+            for consumer in consumers:
+                consumer.prepare(container, frames)
             if isinstance(splitter, FixedSplitter):
-                for _ in _decode(av, container, frames, pixels=False):
+                for _ in _decode(av, container, frames, False, consumers):
                     pass
                 scenes = _fixed_spans(len(frames), frames.fps, splitter) if len(frames) else []
             else:
@@ -292,7 +309,7 @@ def split(av: Any, stream: BinaryIO, step: ClipsStep) -> Split:
 
                 manager = SceneManager()
                 manager.add_detector(_detector(splitter))
-                manager.detect_scenes(video=_decoded_frames_class()(frames, _decode(av, container, frames, pixels=True)))
+                manager.detect_scenes(video=_decoded_frames_class()(frames, _decode(av, container, frames, True, consumers)))
                 bounds = manager.get_scene_list(start_in_scene=True)
                 scenes = [(frames.nearest_frame(a.seconds), frames.nearest_frame(b.seconds)) for a, b in bounds]
                 scenes = [(a, min(b, len(frames))) for a, b in scenes if min(b, len(frames)) > a]

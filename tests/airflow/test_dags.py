@@ -93,9 +93,9 @@ def test_dagbag_imports_cleanly_with_schedules_and_retries(airflow_home: Path, t
     )
     assert got["errors"] == {}
     assert got["leaked"] == [], "DAG files must only spark-submit; they imported spark_mm/pyspark"
-    assert set(got["dags"]) == {"z_image", "fineweb", "refinedweb"}
-    recipes = {"z_image": "conf/z_image.yaml", "fineweb": "conf/fineweb.yaml", "refinedweb": "conf/refinedweb.yaml"}
-    jobs = {"z_image": "jobs/z_image.py", "fineweb": "jobs/refinedweb.py", "refinedweb": "jobs/refinedweb.py"}
+    assert set(got["dags"]) == {"z_image", "fineweb", "refinedweb", "video"}
+    recipes = {"z_image": "conf/z_image.yaml", "fineweb": "conf/fineweb.yaml", "refinedweb": "conf/refinedweb.yaml", "video": "conf/video.yaml"}
+    jobs = {"z_image": "jobs/z_image.py", "fineweb": "jobs/refinedweb.py", "refinedweb": "jobs/refinedweb.py", "video": "jobs/video.py"}
     for dag_id, dag in got["dags"].items():
         assert dag["schedule"] == "@daily", dag_id
         assert dag["max_active_runs"] == 1 and dag["catchup"] is False, dag_id

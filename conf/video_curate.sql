@@ -10,9 +10,11 @@
 --   * motion: vid_motion_score >= 0.25 (vid_motion_ok); NSFW: vid_nsfw_score <= 0.34847191 (vid_nsfw_ok;
 --     open-NSFW stands in for Data-Juicer's Falconsai model). A NULL NSFW flag passes only when no score exists.
 --   * no clip dedup yet: the recipe has no dedup step.
+-- The caption (vid_caption, null without captioner weights) is carried along, not a keep rule.
 SELECT s.sample_id, s.source_uri, s.payload,
        c.vid_format, c.vid_codec, c.vid_width, c.vid_height, c.vid_fps, c.vid_duration_s,
-       c.vid_ocr_area_ratio, c.vid_motion_score, m.vid_aesthetic_score, m.vid_nsfw_score
+       c.vid_ocr_area_ratio, c.vid_motion_score, m.vid_aesthetic_score, m.vid_nsfw_score,
+       m.vid_caption
 FROM ${namespace}.samples s
 JOIN ${namespace}.signals_video_cpu c USING (sample_id)
 JOIN ${namespace}.signals_video_models m USING (sample_id)

@@ -31,6 +31,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "spark_mm.ops.model_aigc",
     "spark_mm.ops.model_nsfw",
     "spark_mm.ops.model_video_nsfw",
+    "spark_mm.ops.model_video_caption",
     "spark_mm.ops.model_fasttext",
     "spark_mm.ops.model_edu",
     "spark_mm.ops.model_perplexity",

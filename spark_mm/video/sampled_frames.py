@@ -1,7 +1,8 @@
-"""Uniformly sampled RGB frames of one row's video, for the per-frame scorers (``vid_ocr``, ``vid_aesthetic``).
+"""Sampled RGB frames of one row's video, for the per-frame models (``vid_ocr``, ``vid_aesthetic``, ``vid_caption``).
 
 The frames are picked by the shared rule in :mod:`spark_mm.video.frames` (Data-Juicer's
-``extract_video_frames_uniformly``: ``uniform(n)`` target times, the same as ``vid_nsfw`` uses).
+``extract_video_frames_uniformly``: ``uniform(n)`` target times, the same as ``vid_nsfw`` uses; or
+``keyframes``, its ``extract_key_frames``).
 This module adds what a row-level scorer needs around it: the row's payload or reference opened,
 RGB frames, and every bad input turned into a :class:`FrameProblem` instead of an exception.
 """
@@ -50,8 +51,8 @@ def _av() -> Any:
     return av
 
 
-def sample_frames(payload: bytes | None, uri: str | None, meta: Mapping[str, str] | None, n: int) -> Frames:
-    """``n`` uniformly sampled frames of a row's video; never raises for bad input.
+def sample_frames(payload: bytes | None, uri: str | None, meta: Mapping[str, str] | None, n: int | frames.Sampling) -> Frames:
+    """The frames of a row's video that ``n`` picks (an int: ``uniform(n)``); never raises for bad input.
 
     Raises:
         MissingDependency: PyAV is not installed.
@@ -65,7 +66,8 @@ def sample_frames(payload: bytes | None, uri: str | None, meta: Mapping[str, str
         return Frames([], [], FrameProblem.MISSING_INPUT)
     try:
         with stream:
-            picked = frames.sample(av, stream, frames.Sampling("uniform", n))
+            sampling = n if isinstance(n, frames.Sampling) else frames.Sampling("uniform", n)
+            picked = frames.sample(av, stream, sampling)
         return Frames([np.ascontiguousarray(f[..., ::-1]) for f in picked.frames], picked.seconds)
     except SplitError as err:
         return Frames([], [], FrameProblem.DECODE_ERROR, str(err))

@@ -58,7 +58,7 @@ def test_video_query_passes_the_analyzer_over_its_recipes_schemas(spark) -> None
     try:
         sql = substitute((REPO / "conf" / "video_curate.sql").read_text(), {"namespace": "global_temp"})
         fields = spark.sql(sql).schema.fieldNames()
-        assert fields[0] == "sample_id" and {"payload", "vid_ocr_area_ratio", "vid_aesthetic_score"} <= set(fields)
+        assert fields[0] == "sample_id" and {"payload", "vid_ocr_area_ratio", "vid_aesthetic_score", "vid_caption"} <= set(fields)
         with pytest.raises(AnalysisException):
             spark.sql(sql.replace("c.vid_ocr_ok", "c.vid_ocr_okay")).schema
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from spark_mm import recipe as recipes
 from spark_mm.errors import ConfigError, RecipeError
-from spark_mm.lake.settings import LakeSettings, parse_settings
+from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -196,4 +196,16 @@ def test_credentials_are_refused_in_recipes_without_echoing_them(key: str) -> No
     assert "hunter2-value" not in str(err.value)
     with pytest.raises(ConfigError) as err2:
         parse_settings(LakeSettings, {"properties": {key: "hunter2-value"}}, "lake")
+    assert "is a credential" in str(err2.value) and "hunter2-value" not in str(err2.value)
+
+
+@pytest.mark.parametrize("key", ["spark.sql.catalog.lake.s3.secret-access-key", "spark.hadoop.fs.s3a.access.key", "spark.sql.catalog.lake.credential", "spark.sql.catalog.lake.token"])
+def test_credentials_are_refused_in_spark_conf_without_echoing_them(key: str) -> None:
+    """The same rule for ``spark.conf``: it is part of the recipe, so it is hashed and shown too."""
+    with pytest.raises(RecipeError) as err:
+        recipes.load(REPO / "conf" / "z_image.yaml", [f"spark.conf.{key}=hunter2-value"])
+    assert "is a credential" in str(err.value) and "spark-submit --conf" in str(err.value)
+    assert "hunter2-value" not in str(err.value)
+    with pytest.raises(ConfigError) as err2:
+        parse_settings(SparkSettings, {"conf": {key: "hunter2-value"}}, "spark")
     assert "is a credential" in str(err2.value) and "hunter2-value" not in str(err2.value)

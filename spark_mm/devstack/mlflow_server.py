@@ -36,7 +36,7 @@ class MlflowServer:
 def command(port: int, backend: str, artifacts: str) -> list[str]:
     """The ``mlflow server`` command line (the installed mlflow, from this interpreter).
 
-    >>> command(5001, "sqlite:////s/mlflow.db", "s3://lake/mlartifacts")[3:]
+    >>> command(5001, "sqlite:////s/mlflow.db", "s3://lake/mlartifacts")[4:]
     ['--host', '127.0.0.1', '--port', '5001', '--workers', '1', '--backend-store-uri', 'sqlite:////s/mlflow.db', '--serve-artifacts', '--artifacts-destination', 's3://lake/mlartifacts']
     """
     return [

@@ -9,7 +9,7 @@ import pytest
 
 from spark_mm import recipe as recipes
 from spark_mm.errors import ConfigError, RecipeError
-from spark_mm.lake.settings import LakeSettings, parse_settings
+from spark_mm.lake.settings import LakeSettings, SparkSettings, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -197,3 +197,36 @@ def test_credentials_are_refused_in_recipes_without_echoing_them(key: str) -> No
     with pytest.raises(ConfigError) as err2:
         parse_settings(LakeSettings, {"properties": {key: "hunter2-value"}}, "lake")
     assert "is a credential" in str(err2.value) and "hunter2-value" not in str(err2.value)
+
+
+@pytest.mark.parametrize("key", ["spark.sql.catalog.lake.s3.secret-access-key", "spark.hadoop.fs.s3a.access.key", "spark.sql.catalog.lake.credential", "spark.sql.catalog.lake.token"])
+def test_credentials_are_refused_in_spark_conf_without_echoing_them(key: str) -> None:
+    """The same rule for ``spark.conf``: it is part of the recipe, so it is hashed and shown too."""
+    with pytest.raises(RecipeError) as err:
+        recipes.load(REPO / "conf" / "z_image.yaml", [f"spark.conf.{key}=hunter2-value"])
+    assert "is a credential" in str(err.value) and "spark-submit --conf" in str(err.value)
+    assert "hunter2-value" not in str(err.value)
+    with pytest.raises(ConfigError) as err2:
+        parse_settings(SparkSettings, {"conf": {key: "hunter2-value"}}, "spark")
+    assert "is a credential" in str(err2.value) and "hunter2-value" not in str(err2.value)
+
+
+def test_cluster_recipe_is_z_image_on_a_cluster_without_credentials() -> None:
+    """conf/cluster.yaml: the z_image stages on a REST catalog, an s3:// warehouse and a tracking
+    server; nothing in it (key or value) is a credential."""
+    import re
+
+    import yaml
+
+    from spark_mm.report.mlflow_log import flatten
+
+    cluster, z_image = recipes.load(REPO / "conf" / "cluster.yaml").recipe, recipes.load(REPO / "conf" / "z_image.yaml").recipe
+    assert cluster.stages == z_image.stages and cluster.dedup == z_image.dedup and cluster.job == "z_image"
+    assert cluster.lake.type.value == "rest" and cluster.lake.uri.startswith("http") and cluster.lake.warehouse.startswith("s3://")
+    assert cluster.lake.uses_s3() and cluster.spark.master.startswith("spark://") and cluster.spark.conf["spark.executor.cores"]
+    assert cluster.tracking.enabled and cluster.tracking.mlflow_uri.startswith("http://")
+    text = (REPO / "conf" / "cluster.yaml").read_text()
+    secret = re.compile(r"secret|password|token|credential|access[-._]?key", re.IGNORECASE)
+    for key, value in flatten(yaml.safe_load(text)):
+        assert not secret.search(key) and not secret.search(value), key
+    assert not re.search(r"AKIA[0-9A-Z]{12,}|://[^/\s:]+:[^@/\s]+@", text)  # no AWS key ids, no user:password@ in URLs

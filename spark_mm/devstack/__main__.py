@@ -1,4 +1,4 @@
-"""``python -m spark_mm.devstack up|down|status|env``: the local object store + REST catalog."""
+"""``python -m spark_mm.devstack up|down|status|env``: the local object store + REST catalog (+ MLflow server)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from spark_mm.paths import home
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_mm.devstack", description=__doc__)
     parser.add_argument("command", choices=("up", "down", "status", "env"))
+    parser.add_argument("--no-tracking", action="store_true", help="up: without the MLflow tracking server")
     args = parser.parse_args(argv)
     root = home() / "devstack"
     current = stack.load(root)
@@ -20,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
         if current is not None and processes.alive(current.catalog.pid):
             print(f"already up: catalog {current.catalog.uri}, object store {current.store.endpoint}")
             return 0
-        current = stack.up(root)
-        print(f"up in {current.started_s} s: catalog {current.catalog.uri}, object store {current.store.endpoint}, logs {root / 'logs'}")
+        current = stack.up(root, tracking=not args.no_tracking)
+        tracking = f", MLflow {current.tracking.uri}" if current.tracking else ""
+        print(f"up in {current.started_s} s: catalog {current.catalog.uri}, object store {current.store.endpoint}{tracking}, logs {root / 'logs'}")
         print("use it: eval \"$(python -m spark_mm.devstack env)\", then spark-mm run RECIPE $SPARK_MM_STACK_SET")
         return 0
     if args.command == "down":
@@ -31,11 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no stack recorded under {root}; start one with: python -m spark_mm.devstack up", file=sys.stderr)
         return 1
     if args.command == "status":
-        for name, pid, where in (("catalog", current.catalog.pid, current.catalog.uri), ("object store", current.store.pid, current.store.endpoint)):
+        servers = [("catalog", current.catalog.pid, current.catalog.uri), ("object store", current.store.pid, current.store.endpoint)]
+        if current.tracking:
+            servers.append(("MLflow", current.tracking.pid, f"{current.tracking.uri} (artifacts {current.tracking.artifacts})"))
+        for name, pid, where in servers:
             print(f"{name}: {'up' if processes.alive(pid) else 'DOWN'} pid {pid} {where}")
         return 0
     for key, value in object_store.credentials_env().items():
         print(f"export {key}={shlex.quote(value)}")
+    if current.tracking:
+        print(f"export MLFLOW_TRACKING_URI={shlex.quote(current.tracking.uri)}")
     print("export SPARK_MM_STACK_SET=" + shlex.quote(" ".join(f"--set {f}" for f in current.set_flags())))
     return 0
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from spark_mm.devstack import object_store, processes, rest_catalog
+from spark_mm.devstack import mlflow_server, object_store, processes, rest_catalog
 from spark_mm.lake.settings import CatalogType, LakeSettings
 
 BUCKET = "lake"
@@ -20,6 +20,7 @@ class Stack:
     store: object_store.ObjectStore
     catalog: rest_catalog.RestCatalog
     started_s: float
+    tracking: mlflow_server.MlflowServer | None = None  # the MLflow server, when up(tracking=True)
 
     def lake_settings(self, catalog: str = "lake", buckets: int = 16) -> LakeSettings:
         """A lake on this stack. Credentials are not in here: they come from the environment."""
@@ -37,8 +38,9 @@ def state_file(root: Path) -> Path:
     return root / "state.json"
 
 
-def up(root: Path) -> Stack:
-    """Start the object store and the REST catalog on free loopback ports; write the state file."""
+def up(root: Path, tracking: bool = False) -> Stack:
+    """Start the object store and the REST catalog (and with ``tracking`` an MLflow server, its
+    artifacts on the stack's bucket) on free loopback ports; write the state file."""
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     logs = root / "logs"
@@ -49,7 +51,15 @@ def up(root: Path) -> Stack:
     except BaseException:
         processes.stop(store.pid)
         raise
-    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2))
+    server = None
+    if tracking:
+        try:
+            server = mlflow_server.start(logs, root / "mlflow", store, BUCKET)
+        except BaseException:
+            processes.stop(catalog.pid)
+            processes.stop(store.pid)
+            raise
+    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2), tracking=server)
     state_file(root).write_text(json.dumps(asdict(stack), indent=2))
     return stack
 
@@ -60,14 +70,17 @@ def load(root: Path) -> Stack | None:
     if not path.is_file():
         return None
     raw = json.loads(path.read_text())
-    return Stack(raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"])
+    server = mlflow_server.MlflowServer(**raw["tracking"]) if raw.get("tracking") else None
+    return Stack(raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"], tracking=server)
 
 
 def down(root: Path) -> bool:
-    """Stop every server of the stack at ``root`` (catalog first); False when none was recorded."""
+    """Stop every server of the stack at ``root`` (tracking, catalog, then the store); False when none was recorded."""
     stack = load(root)
     if stack is None:
         return False
+    if stack.tracking is not None:
+        mlflow_server.stop(stack.tracking)
     processes.stop(stack.catalog.pid)
     processes.stop(stack.store.pid)
     state_file(root).unlink()

@@ -41,6 +41,11 @@ _CATALOG_IMPL = {
 _SECRET_PROPERTY = re.compile(r"secret|password|token|credential|access-key", re.IGNORECASE)
 
 
+# Spark conf keys that carry secrets: Spark's own redaction rule (spark.redaction.regex) plus a
+# catalog's ``credential`` property; ``fs.s3a.aws.credentials.provider`` (a class name) is not one.
+_SECRET_SPARK_CONF = re.compile(r"secret|password|token|access[-.]?key|\.credential$", re.IGNORECASE)
+
+
 class CredentialInSettings(ValueError):
     """A secret given where settings are hashed and shown: its value must never be echoed."""
 
@@ -177,6 +182,23 @@ class SparkSettings(BaseModel):
     master: str = "local[*]"
     conf: dict[str, str] = Field(default_factory=dict)
     s3_jars: bool | None = Field(None, description="Iceberg's AWS bundle on the classpath; default: when the lake uses S3")
+
+    @field_validator("conf")
+    @classmethod
+    def _no_credentials(cls, conf: dict[str, str]) -> dict[str, str]:
+        """As for catalog properties: a recipe's Spark conf is hashed and shown, so no secrets in it.
+
+        >>> SparkSettings(conf={"spark.hadoop.fs.s3a.aws.credentials.provider": "x"}).conf
+        {'spark.hadoop.fs.s3a.aws.credentials.provider': 'x'}
+        """
+        for key in conf:
+            if _SECRET_SPARK_CONF.search(key):
+                raise CredentialInSettings(
+                    f"{key!r} is a credential and does not belong in a recipe or --set (recipes are hashed into "
+                    f"lineage and printed in reports): set it in the environment (AWS_ACCESS_KEY_ID, "
+                    f"AWS_SECRET_ACCESS_KEY, ...) or with spark-submit --conf {key}=..."
+                )
+        return conf
 
 
 M = TypeVar("M", bound=BaseModel)

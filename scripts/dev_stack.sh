@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local cluster-style lakehouse: an S3 object store (moto) and Iceberg's REST catalog on 127.0.0.1.
-#   scripts/dev_stack.sh up | down | status | env      (see docs/deploy.md)
+#   scripts/dev_stack.sh up [--cluster] | down | status | env      (see docs/deploy.md)
+# --cluster adds a Spark standalone master and two workers (spark_mm/devstack/spark_cluster.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev >/dev/null

@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from spark_mm.devstack import object_store, processes, rest_catalog
+from spark_mm.devstack import object_store, processes, rest_catalog, spark_cluster
 from spark_mm.lake.settings import CatalogType, LakeSettings
 
 BUCKET = "lake"
@@ -20,6 +20,7 @@ class Stack:
     store: object_store.ObjectStore
     catalog: rest_catalog.RestCatalog
     started_s: float
+    cluster: spark_cluster.SparkCluster | None = None  # the optional standalone Spark cluster
 
     def lake_settings(self, catalog: str = "lake", buckets: int = 16) -> LakeSettings:
         """A lake on this stack. Credentials are not in here: they come from the environment."""
@@ -37,8 +38,12 @@ def state_file(root: Path) -> Path:
     return root / "state.json"
 
 
-def up(root: Path) -> Stack:
-    """Start the object store and the REST catalog on free loopback ports; write the state file."""
+def up(root: Path, cluster: bool = False) -> Stack:
+    """Start the object store and the REST catalog on free loopback ports; write the state file.
+
+    ``cluster``: also a Spark standalone master and two workers (:mod:`spark_cluster`), whose
+    nodes get the store's credentials in their environment (as an instance profile would).
+    """
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     logs = root / "logs"
@@ -49,7 +54,15 @@ def up(root: Path) -> Stack:
     except BaseException:
         processes.stop(store.pid)
         raise
-    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2))
+    spark = None
+    if cluster:
+        try:
+            spark = spark_cluster.start(root / "spark", node_env=object_store.credentials_env())
+        except BaseException:
+            processes.stop(catalog.pid)
+            processes.stop(store.pid)
+            raise
+    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2), spark)
     state_file(root).write_text(json.dumps(asdict(stack), indent=2))
     return stack
 
@@ -60,14 +73,17 @@ def load(root: Path) -> Stack | None:
     if not path.is_file():
         return None
     raw = json.loads(path.read_text())
-    return Stack(raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"])
+    spark = spark_cluster.SparkCluster.from_json(raw["cluster"]) if raw.get("cluster") else None
+    return Stack(raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"], spark)
 
 
 def down(root: Path) -> bool:
-    """Stop every server of the stack at ``root`` (catalog first); False when none was recorded."""
+    """Stop every server of the stack at ``root`` (cluster, then catalog, then store); False when none was recorded."""
     stack = load(root)
     if stack is None:
         return False
+    if stack.cluster is not None:
+        spark_cluster.stop(stack.cluster)
     processes.stop(stack.catalog.pid)
     processes.stop(stack.store.pid)
     state_file(root).unlink()

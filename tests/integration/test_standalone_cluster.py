@@ -68,7 +68,8 @@ def submitted(standalone: spark_cluster.SparkCluster, stack, stack_catalog: str,
     t0 = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
     seconds = time.monotonic() - t0
-    print(f"standalone cluster start {standalone.started_s} s; spark-submit z_image {seconds:.1f} s")
+    summary = [line for line in done.stdout.splitlines() if line.split()[:1] in (["stage"], ["ingest"], ["image_cpu"], ["image_models"], ["dedup_image_phash"])]
+    print(f"standalone cluster start {standalone.started_s} s; spark-submit z_image {seconds:.1f} s wall", *summary, sep="\n")
     return done, seconds, prefix
 
 
@@ -76,6 +77,7 @@ def submitted(standalone: spark_cluster.SparkCluster, stack, stack_catalog: str,
 def test_z_image_on_standalone_matches_embedded(submitted, standalone: spark_cluster.SparkCluster, stack_catalog: str, first_run, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     done, _, _ = submitted
     assert done.returncode == 0, done.stderr[-4000:]
+    print("embedded stages (s):", [(s.stage, round(s.seconds, 1)) for s in first_run[1].stages])
     assert "image_cpu" in done.stdout and "rows in" in done.stdout
 
     # the application ran on this master, with both workers' executors

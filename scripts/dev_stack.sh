@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local cluster-style lakehouse: an S3 object store (moto), Iceberg's REST catalog and an MLflow server on 127.0.0.1.
-#   up --no-tracking: without the MLflow server
-#   scripts/dev_stack.sh up | down | status | env      (see docs/deploy.md)
+#   scripts/dev_stack.sh up [--cluster] [--no-tracking] | down | status | env      (see docs/deploy.md)
+# --cluster adds a Spark standalone master and two workers (spark_mm/devstack/spark_cluster.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev >/dev/null

@@ -1,4 +1,5 @@
-"""``python -m spark_mm.devstack up|down|status|env``: the local object store + REST catalog (+ MLflow server)."""
+"""``python -m spark_mm.devstack up [--cluster] [--no-tracking]|down|status|env``: the local object store +
+REST catalog + MLflow server (+ a Spark standalone master and two workers with ``--cluster``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_mm.devstack", description=__doc__)
     parser.add_argument("command", choices=("up", "down", "status", "env"))
     parser.add_argument("--no-tracking", action="store_true", help="up: without the MLflow tracking server")
+    parser.add_argument("--cluster", action="store_true", help="up: also start a Spark standalone master and two workers")
     args = parser.parse_args(argv)
     root = home() / "devstack"
     current = stack.load(root)
@@ -21,9 +23,12 @@ def main(argv: list[str] | None = None) -> int:
         if current is not None and processes.alive(current.catalog.pid):
             print(f"already up: catalog {current.catalog.uri}, object store {current.store.endpoint}")
             return 0
-        current = stack.up(root, tracking=not args.no_tracking)
+        current = stack.up(root, tracking=not args.no_tracking, cluster=args.cluster)
         tracking = f", MLflow {current.tracking.uri}" if current.tracking else ""
         print(f"up in {current.started_s} s: catalog {current.catalog.uri}, object store {current.store.endpoint}{tracking}, logs {root / 'logs'}")
+        if current.cluster is not None:
+            c = current.cluster
+            print(f"spark standalone in {c.started_s} s: master {c.master_url} (UI {c.ui_url}), {len(c.workers)} workers, logs {root / 'spark' / 'logs'}")
         print("use it: eval \"$(python -m spark_mm.devstack env)\", then spark-mm run RECIPE $SPARK_MM_STACK_SET")
         return 0
     if args.command == "down":
@@ -33,16 +38,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no stack recorded under {root}; start one with: python -m spark_mm.devstack up", file=sys.stderr)
         return 1
     if args.command == "status":
-        servers = [("catalog", current.catalog.pid, current.catalog.uri), ("object store", current.store.pid, current.store.endpoint)]
+        parts = [("catalog", current.catalog.pid, current.catalog.uri), ("object store", current.store.pid, current.store.endpoint)]
         if current.tracking:
-            servers.append(("MLflow", current.tracking.pid, f"{current.tracking.uri} (artifacts {current.tracking.artifacts})"))
-        for name, pid, where in servers:
+            parts.append(("MLflow", current.tracking.pid, f"{current.tracking.uri} (artifacts {current.tracking.artifacts})"))
+        if current.cluster is not None:
+            parts.append(("spark master", current.cluster.master_pid, current.cluster.master_url))
+            parts += [(f"spark worker {i}", w.pid, w.work_dir) for i, w in enumerate(current.cluster.workers)]
+        for name, pid, where in parts:
             print(f"{name}: {'up' if processes.alive(pid) else 'DOWN'} pid {pid} {where}")
         return 0
     for key, value in object_store.credentials_env().items():
         print(f"export {key}={shlex.quote(value)}")
     if current.tracking:
         print(f"export MLFLOW_TRACKING_URI={shlex.quote(current.tracking.uri)}")
+    if current.cluster is not None:
+        print(f"export SPARK_MM_STACK_MASTER={current.cluster.master_url}")
     print("export SPARK_MM_STACK_SET=" + shlex.quote(" ".join(f"--set {f}" for f in current.set_flags())))
     return 0
 

@@ -22,11 +22,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(name: str, cmd: list[str], log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Launch ``cmd`` in a new session (so :func:`stop` can end its children too), output to ``log``."""
+def start(name: str, cmd: list[str], log: Path, env: Mapping[str, str] | None = None, inherit: bool = True) -> subprocess.Popen[bytes]:
+    """Launch ``cmd`` in a new session (so :func:`stop` can end its children too), output to ``log``.
+
+    ``env`` is added to the caller's environment, or is the whole environment when ``inherit`` is
+    False (a cluster node's JVM must not see the caller's ``PYTHONPATH``).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
+    full = {**os.environ, **(env or {})} if inherit else dict(env or {})
     with log.open("ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full, start_new_session=True)
 
 
 def wait_http(name: str, url: str, proc: subprocess.Popen[bytes] | None, log: Path, timeout_s: float = 60.0) -> float:

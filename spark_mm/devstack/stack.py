@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from spark_mm.devstack import mlflow_server, object_store, processes, rest_catalog
+from spark_mm.devstack import mlflow_server, object_store, processes, rest_catalog, spark_cluster
 from spark_mm.lake.settings import CatalogType, LakeSettings
 
 BUCKET = "lake"
@@ -21,6 +21,7 @@ class Stack:
     catalog: rest_catalog.RestCatalog
     started_s: float
     tracking: mlflow_server.MlflowServer | None = None  # the MLflow server, when up(tracking=True)
+    cluster: spark_cluster.SparkCluster | None = None  # the optional standalone Spark cluster
 
     def lake_settings(self, catalog: str = "lake", buckets: int = 16) -> LakeSettings:
         """A lake on this stack. Credentials are not in here: they come from the environment."""
@@ -38,9 +39,13 @@ def state_file(root: Path) -> Path:
     return root / "state.json"
 
 
-def up(root: Path, tracking: bool = False) -> Stack:
-    """Start the object store and the REST catalog (and with ``tracking`` an MLflow server, its
-    artifacts on the stack's bucket) on free loopback ports; write the state file."""
+def up(root: Path, tracking: bool = False, cluster: bool = False) -> Stack:
+    """Start the object store and the REST catalog on free loopback ports; write the state file.
+
+    ``tracking``: also an MLflow server, its artifacts on the stack's bucket. ``cluster``: also a
+    Spark standalone master and two workers (:mod:`spark_cluster`), whose nodes get the store's
+    credentials in their environment (as an instance profile would).
+    """
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     logs = root / "logs"
@@ -51,15 +56,19 @@ def up(root: Path, tracking: bool = False) -> Stack:
     except BaseException:
         processes.stop(store.pid)
         raise
-    server = None
-    if tracking:
-        try:
+    server = spark = None
+    try:
+        if tracking:
             server = mlflow_server.start(logs, root / "mlflow", store, BUCKET)
-        except BaseException:
-            processes.stop(catalog.pid)
-            processes.stop(store.pid)
-            raise
-    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2), tracking=server)
+        if cluster:
+            spark = spark_cluster.start(root / "spark", node_env=object_store.credentials_env())
+    except BaseException:
+        if server is not None:
+            mlflow_server.stop(server)
+        processes.stop(catalog.pid)
+        processes.stop(store.pid)
+        raise
+    stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2), tracking=server, cluster=spark)
     state_file(root).write_text(json.dumps(asdict(stack), indent=2))
     return stack
 
@@ -71,14 +80,19 @@ def load(root: Path) -> Stack | None:
         return None
     raw = json.loads(path.read_text())
     server = mlflow_server.MlflowServer(**raw["tracking"]) if raw.get("tracking") else None
-    return Stack(raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"], tracking=server)
+    spark = spark_cluster.SparkCluster.from_json(raw["cluster"]) if raw.get("cluster") else None
+    return Stack(
+        raw["root"], object_store.ObjectStore(**raw["store"]), rest_catalog.RestCatalog(**raw["catalog"]), raw["started_s"], tracking=server, cluster=spark
+    )
 
 
 def down(root: Path) -> bool:
-    """Stop every server of the stack at ``root`` (tracking, catalog, then the store); False when none was recorded."""
+    """Stop every server of the stack at ``root`` (cluster, tracking, catalog, then the store); False when none was recorded."""
     stack = load(root)
     if stack is None:
         return False
+    if stack.cluster is not None:
+        spark_cluster.stop(stack.cluster)
     if stack.tracking is not None:
         mlflow_server.stop(stack.tracking)
     processes.stop(stack.catalog.pid)

@@ -1,10 +1,9 @@
 """The z_image job on a real REST catalog (Iceberg's own server) with its tables on an S3 object
-store (moto's server), both started on 127.0.0.1 by the fixture: every table equals the embedded
+store (moto's server), both started on 127.0.0.1 by the session's ``stack`` fixture: every table equals the embedded
 run of the same recipe, run id and input (``first_run``), and ``spark-mm runs`` reads it back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,37 +12,18 @@ from pyspark.sql import DataFrame, SparkSession
 from spark_mm import recipe as recipes
 from spark_mm.devstack import object_store
 from spark_mm.devstack import stack as devstack
-from spark_mm.engine.jars import cached_jars
 from spark_mm.engine.runner import Runner
 from spark_mm.lake.inspect import runs
 
 REPO = Path(__file__).resolve().parents[2]
-CATALOG = "stack"
+CATALOG = "stack"  # the catalog stack_catalog adds to the session
 NS = "zi"  # the namespace of first_run, so every table name and sample id match
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.Stack]:
-    if cached_jars(s3=True) is None:
-        pytest.skip("Iceberg's AWS bundle is not in .cache/jars: run scripts/setup.sh --dev")
-    pytest.importorskip("moto.server", reason="moto's server is the dev stack's object store (spark-mm[stack])")
-    root = tmp_path_factory.mktemp("devstack")
-    started = devstack.up(root)
-    yield started
-    devstack.down(root)
-
-
-@pytest.fixture(scope="module")
-def stack_run(stack: devstack.Stack, spark: SparkSession, first_run):  # type: ignore[no-untyped-def]
-    """The same recipe as first_run into catalog ``stack``, added to the running session."""
-    lake = stack.lake_settings(catalog=CATALOG, buckets=4)
-    for key, value in lake.spark_conf().items():
-        spark.conf.set(key, value)
-    # credentials as catalog properties of the session, never in the recipe (the JVM's environment is fixed)
-    spark.conf.set(f"spark.sql.catalog.{CATALOG}.s3.access-key-id", object_store.DEV_ACCESS_KEY)
-    spark.conf.set(f"spark.sql.catalog.{CATALOG}.s3.secret-access-key", object_store.DEV_SECRET_KEY)
-    spark.conf.set(f"spark.sql.catalog.{CATALOG}.client.region", object_store.REGION)
-    overrides = [f"namespace={NS}", "tracking.enabled=false", f"lake.catalog={CATALOG}", "lake.buckets=4"]
+def stack_run(stack: devstack.Stack, stack_catalog: str, spark: SparkSession, first_run):  # type: ignore[no-untyped-def]
+    """The same recipe as first_run into catalog ``stack`` (the session-wide stack, tests/integration/conftest.py)."""
+    overrides = [f"namespace={NS}", "tracking.enabled=false", f"lake.catalog={stack_catalog}", "lake.buckets=4"]
     overrides += [f for f in stack.set_flags()]
     loaded = recipes.load(REPO / "conf" / "z_image.yaml", overrides)
     return Runner(loaded, run_id="run-1", spark=spark).run()

@@ -30,7 +30,7 @@ def list_files(path: str, suffixes: tuple[str, ...], storage: Storage | None = N
         root, files, single = filesystem.list_s3(path, storage)
         if single:
             return root, files
-        if not files:
+        if not files and not any(ch in path for ch in filesystem.GLOB_CHARS):
             where = filesystem._where(storage)
             raise SourceError(
                 f"source path does not exist or is empty: {path} (no objects under it at {where}); "
@@ -50,7 +50,8 @@ def list_files(path: str, suffixes: tuple[str, ...], storage: Storage | None = N
         root = str(p)
     files = sorted(f for f in files if _name(f).endswith(suffixes) and not _name(f).startswith((".", "_")))
     if not files:
-        raise SourceError(f"no {'/'.join(suffixes)} files found at {path}")
+        hint = f" ({filesystem._where(storage)}; {filesystem.S3_SETTINGS_HINT})" if filesystem.is_s3(path) else ""
+        raise SourceError(f"no {'/'.join(suffixes)} files found at {path}{hint}")
     return root, files
 
 

@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for key, value in object_store.credentials_env().items():
         print(f"export {key}={shlex.quote(value)}")
+    # s3:// sources read through pyarrow, which takes the store's address from the standard variable
+    print(f"export AWS_ENDPOINT_URL={shlex.quote(current.store.endpoint)}")
     print("export SPARK_MM_STACK_SET=" + shlex.quote(" ".join(f"--set {f}" for f in current.set_flags())))
     return 0
 

@@ -221,6 +221,15 @@ def test_storage_comes_from_the_environment(store: object_store.ObjectStore) -> 
     assert object_store.DEV_SECRET_KEY not in repr(s) and filesystem.storage_for("/local/path") is None
 
 
+def test_session_forwards_the_store_address_to_executors_but_never_the_keys(store: object_store.ObjectStore) -> None:
+    from spark_mm.engine.session import session_conf
+    from spark_mm.lake.settings import LakeSettings, SparkSettings
+
+    conf = session_conf(LakeSettings(), SparkSettings())
+    assert conf["spark.executorEnv.AWS_ENDPOINT_URL"] == store.endpoint and conf["spark.executorEnv.AWS_REGION"] == object_store.REGION
+    assert not any(object_store.DEV_SECRET_KEY in v or object_store.DEV_ACCESS_KEY in v for v in conf.values())
+
+
 def test_video_reference_reads_an_s3_byte_range(trees: dict[str, tuple[Path, str]]) -> None:
     local, remote = trees["videos"]
     data = (local / "sub" / "a.mp4").read_bytes()

@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export MLFLOW_TRACKING_URI={shlex.quote(current.tracking.uri)}")
     if current.cluster is not None:
         print(f"export SPARK_MM_STACK_MASTER={current.cluster.master_url}")
+    # s3:// sources read through pyarrow, which takes the store's address from the standard variable
+    print(f"export AWS_ENDPOINT_URL={shlex.quote(current.store.endpoint)}")
     print("export SPARK_MM_STACK_SET=" + shlex.quote(" ".join(f"--set {f}" for f in current.set_flags())))
     return 0
 

@@ -99,6 +99,11 @@ def _launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+# The object store's address and region (never its keys: those come from the executors' own
+# environment, instance profiles, or spark-submit --conf spark.executorEnv.*) forwarded to executors.
+EXECUTOR_STORE_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
 def session_conf(lake: LakeSettings, spark: SparkSettings) -> dict[str, str]:
     """All conf entries spark-mm sets (before spark-submit's own flags are applied)."""
     conf = dict(_DEFAULTS)
@@ -113,6 +118,9 @@ def session_conf(lake: LakeSettings, spark: SparkSettings) -> dict[str, str]:
     conf["spark.pyspark.driver.python"] = sys.executable
     conf.update(lake.spark_conf())
     conf["spark.sql.defaultCatalog"] = lake.catalog
+    for key in EXECUTOR_STORE_ENV:  # where s3:// sources live, for executors reading video byte ranges later
+        if os.environ.get(key) and f"spark.executorEnv.{key}" not in conf:
+            conf[f"spark.executorEnv.{key}"] = os.environ[key]
     conf.update(spark.conf)
     if LOG4J2_FILE.is_file():  # shipped in the package; see spark_mm/engine/console.py
         conf[DRIVER_JAVA_OPTIONS] = driver_java_options(conf.get(DRIVER_JAVA_OPTIONS))

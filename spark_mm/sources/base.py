@@ -9,6 +9,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_mm.sources import filesystem
 from spark_mm.sources.digests import FileDigest
 
 
@@ -29,14 +30,15 @@ class SourceRead:
     notes: tuple[str, ...] = ()
 
 
-def input_digest(kind: str, root: Path, digests: list[FileDigest]) -> str:
+def input_digest(kind: str, root: str | Path, digests: list[FileDigest]) -> str:
     """Lineage string over the content digests of every listed file (order- and name-independent).
 
     >>> input_digest("warc", Path("/c"), [FileDigest("/c/a", "d1", 1)])
     'warc:/c:1 files:sha256=8b53639f152c8fc6'
     """
     h = hashlib.sha256("\n".join(sorted(d.sha256 for d in digests)).encode())
-    return f"{kind}:{root.as_posix()}:{len(digests)} files:sha256={h.hexdigest()[:16]}"
+    where = root if isinstance(root, str) else root.as_posix()
+    return f"{kind}:{where}:{len(digests)} files:sha256={h.hexdigest()[:16]}"
 
 
 def copies_note(copies: list[FileDigest]) -> tuple[str, ...]:
@@ -47,16 +49,22 @@ def copies_note(copies: list[FileDigest]) -> tuple[str, ...]:
     return (f"{len(copies)} files byte-identical to another listed file read once ({names})",)
 
 
-def default_scope(path: str, root: Path) -> str:
+def default_scope(path: str, root: str | Path) -> str:
     """Scope of a dataset's ``id_column`` when ``id_scope`` is unset: the root directory's name, or a single file's stem.
 
-    >>> default_scope("/no/such/crawl", Path("/no/such/crawl"))
-    'crawl'
+    The same for a tree on disk and its copy on S3 (``s3://bucket/crawl`` → ``crawl``).
+
+    >>> default_scope("/no/such/crawl", Path("/no/such/crawl")), default_scope("s3://b/data/crawl/", "s3://b/data/crawl")
+    ('crawl', 'crawl')
     """
+    if filesystem.is_s3(path):  # list_files gives a prefix (or glob) root itself, a single object its parent
+        single = not any(ch in path for ch in filesystem.GLOB_CHARS) and path.rstrip("/") != str(root).rstrip("/")
+        name = (path if single else str(root)).rstrip("/").rsplit("/", 1)[-1]
+        return name.split(".", 1)[0] if single else name
     p = Path(path)
     if p.is_file():
         return p.name.split(".", 1)[0]
-    return root.name
+    return Path(root).name
 
 
 def local_path(uri: Column) -> Column:

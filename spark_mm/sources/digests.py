@@ -9,11 +9,12 @@ source lists twice under different names (the same bytes) is read only once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from spark_mm.hashing import sha256_file
+from spark_mm.hashing import sha256_stream
+from spark_mm.sources import filesystem
+from spark_mm.sources.filesystem import Storage
 
 
 @dataclass(frozen=True)
@@ -26,30 +27,35 @@ class FileDigest:
     footer_error: str | None = None
 
 
-def _probe(path: str, check_parquet: bool) -> FileDigest:
+def _probe(path: str, check_parquet: bool, storage: Storage | None = None) -> FileDigest:
     error = None
     if check_parquet:
         import pyarrow.parquet as pq
 
         try:
-            pq.read_metadata(path)
+            with filesystem.open_input(path, storage) as fh:
+                pq.read_metadata(fh)
         except Exception as err:  # noqa: BLE001 - any footer failure makes the file an error row
             error = f"unreadable Parquet file: {type(err).__name__}: {err}"
-    return FileDigest(path, sha256_file(path), Path(path).stat().st_size, error)
+    with filesystem.open_input(path, storage) as fh:
+        sha, n = sha256_stream(fh)
+    return FileDigest(path, sha, n, error)
 
 
-def digest_files(spark: SparkSession, files: list[Path], *, check_parquet: bool = False) -> list[FileDigest]:
+def digest_files(spark: SparkSession, files: list[str], *, check_parquet: bool = False, storage: Storage | None = None) -> list[FileDigest]:
     """Digests of ``files`` in their order, computed by a Spark job (one task per few files).
 
     Args:
         spark: the session whose executors read the files (they must see the same paths).
-        files: local files of one source.
+        files: the files of one source (local paths or ``s3://`` URIs).
         check_parquet: also read each Parquet footer, so unreadable files are known without a driver pass.
+        storage: how executors reach an S3 store (resolved on the driver; travels in the task closure).
     """
     paths = [str(f) for f in files]
     slices = max(1, min(len(paths), spark.sparkContext.defaultParallelism * 4))
     flag = check_parquet
-    return spark.sparkContext.parallelize(paths, slices).map(lambda p: _probe(p, flag)).collect()
+    where = storage if any(filesystem.is_s3(p) for p in paths) else None
+    return spark.sparkContext.parallelize(paths, slices).map(lambda p: _probe(p, flag, where)).collect()
 
 
 def distinct_contents(digests: list[FileDigest]) -> tuple[list[FileDigest], list[FileDigest]]:

@@ -8,26 +8,31 @@ the requested config and split are read; Spark's Parquet reader does the rest at
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 from spark_mm.errors import MissingDependency, SourceError
+from spark_mm.sources.files import list_files, source_key
+from spark_mm.sources.filesystem import is_s3, storage_for
 from spark_mm.sources.specs import HuggingFaceSource
 
 _PATTERNS = ["*.parquet", "**/*.parquet"]
 
 
-def resolve_hf_files(spec: HuggingFaceSource) -> tuple[Path, list[Path]]:
-    """(root, Parquet files of the split) for a Hugging Face source.
+def resolve_hf_files(spec: HuggingFaceSource) -> tuple[str, list[str]]:
+    """(root, Parquet files of the split) for a Hugging Face source: a hub id, a local folder, or a
+    dataset folder copied to S3 (``dataset: s3://bucket/datasets/name``).
 
     Raises:
         SourceError: the dataset is not in the cache (offline) or has no Parquet files for the split.
     """
-    local = Path(spec.dataset).expanduser()
-    if local.is_dir():
-        root = local.resolve()
+    if is_s3(spec.dataset):
+        root, listed = list_files(spec.dataset.rstrip("/"), (".parquet",), storage_for(spec.dataset))
+        files = [f for f in listed if _in_split(PurePosixPath(source_key(root, f)), spec.split, spec.config)]
     else:
-        root = _snapshot(spec)
-    files = [f for f in sorted(root.rglob("*.parquet")) if _in_split(f.relative_to(root), spec.split, spec.config)]
+        local = Path(spec.dataset).expanduser()
+        base = local.resolve() if local.is_dir() else _snapshot(spec)
+        root = str(base)
+        files = [str(f) for f in sorted(base.rglob("*.parquet")) if _in_split(f.relative_to(base), spec.split, spec.config)]
     if not files:
         raise SourceError(
             f"dataset {spec.dataset!r}: no Parquet files for config={spec.config!r} split={spec.split!r} under {root}. "
@@ -61,7 +66,7 @@ def _snapshot(spec: HuggingFaceSource) -> Path:
     return Path(path)
 
 
-def _in_split(rel: Path, split: str, config: str | None) -> bool:
+def _in_split(rel: PurePath, split: str, config: str | None) -> bool:
     parts = rel.parts
     if config and config not in parts[:-1]:
         return False

@@ -7,20 +7,23 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from spark_mm.sources import filesystem
+from spark_mm.sources.filesystem import Storage
 from spark_mm.sources.warc_records import FILE_ERROR
 
 
-def iter_jsonl_records(path: str, *, text_column: str, id_column: str | None, url_column: str | None) -> Iterator[dict[str, Any]]:
+def iter_jsonl_records(
+    path: str, *, text_column: str, id_column: str | None, url_column: str | None, storage: Storage | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield one bronze row per line of a .jsonl / .jsonl.gz file.
 
     ``source_offset`` is the 0-based line index (an offset, like a Parquet row index; it feeds the
     positional id, so it never changes), while messages name the 1-based line number an editor
     shows (``line 11`` for the 11th line). A line whose ``id_column`` is missing or null is an
-    error row (its id is then positional).
+    error row (its id is then positional). ``path`` may be an ``s3://`` object (``sources.filesystem``).
     """
-    opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:  # type: ignore[operator]
+        with filesystem.open_input(path, storage) as raw, (gzip.open(raw, "rb") if path.endswith(".gz") else raw) as fh:
             for lineno, line in enumerate(fh):
                 if not line.strip():
                     continue

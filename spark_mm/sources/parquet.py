@@ -13,13 +13,14 @@ from spark_mm.lake.schema import SAMPLES_COLUMNS
 from spark_mm.sources.base import SourceRead, copies_note, default_scope, input_digest, join_errors, local_path
 from spark_mm.sources.digests import FileDigest, digest_files, distinct_contents
 from spark_mm.sources.files import list_files
+from spark_mm.sources.filesystem import Storage, is_s3, storage_for
 from spark_mm.sources.ids import error_id, position_id_col, record_id_col
 from spark_mm.sources.specs import HuggingFaceSource, ParquetSource, SampleImagesSource
 
 
 def read_parquet(spark: SparkSession, spec: ParquetSource, run_id: str) -> SourceRead:
     """Parquet files (file, directory or glob); ``id_column`` ids are scoped by ``id_scope`` or the root's name."""
-    root, files = list_files(spec.path, (".parquet",))
+    root, files = list_files(spec.path, (".parquet",), storage_for(spec.path))
     return _read(spark, spec, "parquet", root, files, run_id, spec.id_scope or default_scope(spec.path, root))
 
 
@@ -48,24 +49,28 @@ def read_sample_images(spark: SparkSession, spec: SampleImagesSource, run_id: st
 
 
 def hf_scope(spec: HuggingFaceSource) -> str:
-    """``hf:<dataset>[/<config>]``; a local dataset folder contributes its name, not its machine-specific path.
+    """``hf:<dataset>[/<config>]``; a local (or S3) dataset folder contributes its name, not its machine-specific path.
 
     >>> hf_scope(HuggingFaceSource(type="hf", dataset="org/name", config="en"))
     'hf:org/name/en'
     """
     local = Path(spec.dataset).expanduser()
-    name = local.resolve().name if local.is_dir() else spec.dataset
+    if is_s3(spec.dataset):
+        name = spec.dataset.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        name = local.resolve().name if local.is_dir() else spec.dataset
     return f"hf:{name}" + (f"/{spec.config}" if spec.config else "")
 
 
-def _read(spark: SparkSession, spec: ParquetSource, kind: str, root: Path, files: list[Path], run_id: str, scope: str) -> SourceRead:
-    digests = digest_files(spark, files, check_parquet=True)
+def _read(spark: SparkSession, spec: ParquetSource, kind: str, root: str | Path, files: list[str], run_id: str, scope: str) -> SourceRead:
+    storage = storage_for(str(root), *files)
+    digests = digest_files(spark, files, check_parquet=True, storage=storage)
     kept, copies = distinct_contents(digests)
     good = [d for d in kept if d.footer_error is None]
     bad = [d for d in kept if d.footer_error is not None]
     frames = []
     if good:
-        frames.append(_parquet_rows(spark, spec, good, run_id, scope))
+        frames.append(_parquet_rows(spark, spec, good, run_id, scope, storage))
     if bad:
         frames.append(_error_rows(spark, bad, run_id))
     out = frames[0]
@@ -74,19 +79,28 @@ def _read(spark: SparkSession, spec: ParquetSource, kind: str, root: Path, files
     return SourceRead(out, input_digest(kind, root, digests), spec.id_column, copies_note(copies))
 
 
-def _parquet_rows(spark: SparkSession, spec: ParquetSource, files: list[FileDigest], run_id: str, scope: str) -> DataFrame:
-    raw = spark.read.parquet(*[d.path for d in files])
+def _parquet_rows(
+    spark: SparkSession, spec: ParquetSource, files: list[FileDigest], run_id: str, scope: str, storage: Storage | None
+) -> DataFrame:
+    if storage is None:
+        raw = spark.read.parquet(*[d.path for d in files])
+        located = raw.select(
+            "*",
+            F.col("_metadata.file_path").alias("_file_uri"),
+            F.col("_metadata.row_index").cast("long").alias("_row"),
+            local_path(F.col("_metadata.file_path")).alias("_local"),
+        )
+    else:  # S3 objects: pyarrow on the executors (sources.parquet_objects), same two columns
+        from spark_mm.sources.parquet_objects import FILE_URI, ROW, read_parquet_objects
+
+        located = read_parquet_objects(spark, [d.path for d in files], storage).withColumn("_local", F.col(FILE_URI))
+        raw = located.drop(FILE_URI, ROW, "_local")
     fields = {f.name: f.dataType for f in raw.schema.fields}
     for col in (spec.image_column, spec.text_column, spec.url_column, spec.caption_column, spec.video_column, spec.id_column):
         if col and col not in fields:
             raise SourceError(f"column {col!r} not found in {spec.path}; columns: {sorted(fields)}")
     digests = spark.createDataFrame([(d.path, d.sha256) for d in files], "_path string, _digest string")
-    df = raw.select(
-        "*",
-        F.col("_metadata.file_path").alias("_file_uri"),
-        F.col("_metadata.row_index").cast("long").alias("_row"),
-        local_path(F.col("_metadata.file_path")).alias("_local"),
-    ).join(F.broadcast(digests), F.col("_local") == F.col("_path"), "left")  # unmatched → null id → audit fails loudly
+    df = located.join(F.broadcast(digests), F.col("_local") == F.col("_path"), "left")  # unmatched → null id → audit fails loudly
 
     image, image_error = _bytes_column("image", spec.image_column, fields)
     video, video_error = _bytes_column("video", spec.video_column, fields)
@@ -151,6 +165,6 @@ def _error_rows(spark: SparkSession, bad: list[FileDigest], run_id: str) -> Data
     for d in bad:
         row = dict.fromkeys(SAMPLES_COLUMNS + INTERNAL_COLUMNS)
         sid = error_id(d.sha256, -1, 0)
-        row.update(sample_id=sid, _pos_id=sid, source_uri=Path(d.path).as_uri(), source_offset=-1, ingest_run_id=run_id, ingest_error=d.footer_error)
+        row.update(sample_id=sid, _pos_id=sid, source_uri=d.path if is_s3(d.path) else Path(d.path).as_uri(), source_offset=-1, ingest_run_id=run_id, ingest_error=d.footer_error)
         rows.append(tuple(row[c] for c in SAMPLES_COLUMNS + INTERNAL_COLUMNS))
     return spark.createDataFrame(rows, READ_DDL)

@@ -20,6 +20,7 @@ from typing import Any
 
 from spark_mm.errors import SourceError
 from spark_mm.sources.files import list_files
+from spark_mm.sources.filesystem import is_s3, open_input, storage_for
 from spark_mm.sources.specs import (
     HuggingFaceSource, ImageFilesSource, ImageLinksSource, JsonlSource, ParquetSource, SampleImagesSource, SampleVideosSource, VideoFilesSource,
     WarcSource, WebDatasetSource,
@@ -32,12 +33,12 @@ _LISTED = 20  # columns named in a message at most
 
 
 def _parquet(spec: ParquetSource) -> None:
-    _, files = list_files(spec.path, (".parquet",))
+    _, files = list_files(spec.path, (".parquet",), storage_for(spec.path))
     _check_columns(spec, files)
 
 
 def _hf(spec: HuggingFaceSource) -> None:
-    if not spec.offline and not Path(spec.dataset).expanduser().is_dir():
+    if not spec.offline and not is_s3(spec.dataset) and not Path(spec.dataset).expanduser().is_dir():
         return
     from spark_mm.sources.hf import resolve_hf_files
 
@@ -48,29 +49,29 @@ def _hf(spec: HuggingFaceSource) -> None:
 def _warc(spec: WarcSource) -> None:
     from spark_mm.sources.records import WARC_SUFFIXES
 
-    list_files(spec.path, WARC_SUFFIXES)
+    list_files(spec.path, WARC_SUFFIXES, storage_for(spec.path))
 
 
 def _jsonl(spec: JsonlSource) -> None:
     from spark_mm.sources.records import JSONL_SUFFIXES
 
-    list_files(spec.path, JSONL_SUFFIXES)
+    list_files(spec.path, JSONL_SUFFIXES, storage_for(spec.path))
 
 
 def _image_files(spec: ImageFilesSource) -> None:
-    list_files(spec.path, tuple(e.lower() for e in spec.extensions) + tuple(e.upper() for e in spec.extensions))
+    list_files(spec.path, tuple(e.lower() for e in spec.extensions) + tuple(e.upper() for e in spec.extensions), storage_for(spec.path))
 
 
 def _video_files(spec: VideoFilesSource) -> None:
     from spark_mm.sources.records import both_cases
 
-    list_files(spec.path, both_cases(spec.extensions))
+    list_files(spec.path, both_cases(spec.extensions), storage_for(spec.path))
 
 
 def _webdataset(spec: WebDatasetSource) -> None:
     from spark_mm.sources.records import WEBDATASET_SUFFIXES
 
-    list_files(spec.path, WEBDATASET_SUFFIXES)
+    list_files(spec.path, WEBDATASET_SUFFIXES, storage_for(spec.path))
 
 
 def _nothing(spec: object) -> None:
@@ -109,7 +110,7 @@ def precheck(spec: object) -> None:
     check(spec)
 
 
-def _check_columns(spec: ParquetSource | HuggingFaceSource, files: list[Path]) -> None:
+def _check_columns(spec: ParquetSource | HuggingFaceSource, files: list[str]) -> None:
     import pyarrow as pa
 
     schema, where = _first_schema(files)
@@ -133,12 +134,14 @@ def _check_columns(spec: ParquetSource | HuggingFaceSource, files: list[Path]) -
         raise SourceError("; ".join(found))
 
 
-def _first_schema(files: list[Path]):  # type: ignore[no-untyped-def]
+def _first_schema(files: list[str]):  # type: ignore[no-untyped-def]
     import pyarrow.parquet as pq
 
+    storage = storage_for(*files)
     for f in files[:_FOOTERS_TRIED]:
         try:
-            return pq.read_schema(f), f
+            with open_input(f, storage) as fh:
+                return pq.read_schema(fh), f
         except (OSError, ValueError):  # pyarrow raises ArrowInvalid (a ValueError) for a bad footer
             continue
     return None, None

@@ -19,6 +19,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
 from spark_mm.lake.schema import SAMPLES_COLUMNS, SAMPLES_SCHEMA
+from spark_mm.sources.filesystem import STORAGE_OPTION, Storage
 from spark_mm.sources.ids import error_id, position_id, record_id
 from spark_mm.sources.warc_records import FILE_ERROR
 
@@ -51,7 +52,8 @@ class FilePartition(InputPartition):
 
 class RecordFilesDataSource(DataSource):
     """Options: ``format`` (warc|jsonl|video|webdataset), ``files`` (JSON list of [path, sha256]),
-    ``run_id``, and per-format options (``max_record_bytes``, ``record_types``; ``text_column``,
+    ``run_id``, ``storage_secret`` (a ``filesystem.Storage`` as JSON, for ``s3://`` files), and
+    per-format options (``max_record_bytes``, ``record_types``; ``text_column``,
     ``id_column``, ``id_scope``, ``url_column``; ``root``, ``inline_max_bytes``,
     ``max_image_bytes``)."""
 
@@ -72,6 +74,7 @@ class RecordFilesReader(DataSourceReader):
         self.files = json.loads(options["files"])
         self.run_id = options["run_id"]
         self.options = options
+        self.storage = Storage.from_json(options[STORAGE_OPTION]) if options.get(STORAGE_OPTION) else None
 
     def partitions(self) -> list[InputPartition]:
         return [FilePartition(path, digest) for path, digest in self.files]
@@ -106,24 +109,24 @@ class RecordFilesReader(DataSourceReader):
                 text_column=opt["text_column"],
                 id_column=opt.get("id_column") or None,
                 url_column=opt.get("url_column") or None,
+                storage=self.storage,
             )
         if self.format == "warc":
             from spark_mm.sources.warc_records import iter_warc_records
 
-            return iter_warc_records(path, max_record_bytes=int(opt["max_record_bytes"]))
+            return iter_warc_records(path, max_record_bytes=int(opt["max_record_bytes"]), storage=self.storage)
         if self.format == "video":
-            from pathlib import Path
-
+            from spark_mm.sources.files import source_key
             from spark_mm.sources.video_records import iter_video_file
 
-            key = Path(path).relative_to(opt["root"]).as_posix()
-            return iter_video_file(path, key=key, inline_max_bytes=int(opt["inline_max_bytes"]))
+            key = source_key(opt["root"], path)
+            return iter_video_file(path, key=key, inline_max_bytes=int(opt["inline_max_bytes"]), storage=self.storage)
         if self.format == "webdataset":
             from spark_mm.sources.webdataset_records import iter_webdataset_records
 
             return iter_webdataset_records(
                 path, inline_max_bytes=int(opt["inline_max_bytes"]), max_image_bytes=int(opt["max_image_bytes"]),
-                id_field=opt.get("id_column") or None,
+                id_field=opt.get("id_column") or None, storage=self.storage,
             )
         raise ValueError(f"unknown record format {self.format!r}")
 

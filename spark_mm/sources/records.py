@@ -4,12 +4,12 @@ the executors, then parse one file per partition (``sources.record_files``)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from spark_mm.sources.base import SourceRead, copies_note, default_scope, input_digest
 from spark_mm.sources.digests import digest_files, distinct_contents
+from spark_mm.sources.filesystem import STORAGE_OPTION, storage_for
 from spark_mm.sources.files import list_files
 from spark_mm.sources.specs import JsonlSource, SampleVideosSource, VideoFilesSource, WarcSource, WebDatasetSource
 
@@ -25,14 +25,14 @@ def both_cases(extensions: tuple[str, ...]) -> tuple[str, ...]:
 
 def read_warc(spark: SparkSession, spec: WarcSource, run_id: str) -> SourceRead:
     """WARC/WET/WAT records of the selected ``record_types``, keyed by WARC-Record-ID (scope ``warc``)."""
-    root, files = list_files(spec.path, WARC_SUFFIXES)
+    root, files = list_files(spec.path, WARC_SUFFIXES, storage_for(spec.path))
     options = {"format": "warc", "max_record_bytes": str(spec.max_record_bytes), "record_types": json.dumps(list(spec.record_types))}
     return _read(spark, "warc", root, files, run_id, options, "WARC-Record-ID")
 
 
 def read_jsonl(spark: SparkSession, spec: JsonlSource, run_id: str) -> SourceRead:
     """JSON Lines records, keyed by ``id_column`` (scoped by ``id_scope`` or the root's name) or by line number."""
-    root, files = list_files(spec.path, JSONL_SUFFIXES)
+    root, files = list_files(spec.path, JSONL_SUFFIXES, storage_for(spec.path))
     options = {
         "format": "jsonl", "text_column": spec.text_column, "id_column": spec.id_column or "",
         "id_scope": spec.id_scope or default_scope(spec.path, root), "url_column": spec.url_column or "",
@@ -42,8 +42,8 @@ def read_jsonl(spark: SparkSession, spec: JsonlSource, run_id: str) -> SourceRea
 
 def read_video_files(spark: SparkSession, spec: VideoFilesSource, run_id: str) -> SourceRead:
     """One row per distinct video file (id: its content digest at position 0, as an image file's)."""
-    root, files = list_files(spec.path, both_cases(spec.extensions))
-    options = {"format": "video", "root": str(root), "inline_max_bytes": str(spec.inline_max_bytes)}
+    root, files = list_files(spec.path, both_cases(spec.extensions), storage_for(spec.path))
+    options = {"format": "video", "root": root, "inline_max_bytes": str(spec.inline_max_bytes)}
     return _read(spark, "video_files", root, files, run_id, options, None)
 
 
@@ -57,7 +57,7 @@ def read_sample_videos(spark: SparkSession, spec: SampleVideosSource, run_id: st
 
 def read_webdataset(spark: SparkSession, spec: WebDatasetSource, run_id: str) -> SourceRead:
     """One row per key of each .tar shard; ids from (shard digest, key), or ``id_field`` of the key's json."""
-    root, files = list_files(spec.path, WEBDATASET_SUFFIXES)
+    root, files = list_files(spec.path, WEBDATASET_SUFFIXES, storage_for(spec.path))
     options = {
         "format": "webdataset", "inline_max_bytes": str(spec.inline_max_bytes), "max_image_bytes": str(spec.max_image_bytes),
         "id_column": spec.id_field or "", "id_scope": spec.id_scope or default_scope(spec.path, root),
@@ -65,14 +65,17 @@ def read_webdataset(spark: SparkSession, spec: WebDatasetSource, run_id: str) ->
     return _read(spark, "webdataset", root, files, run_id, options, spec.id_field)
 
 
-def _read(spark: SparkSession, kind: str, root: Path, files: list[Path], run_id: str, options: dict[str, str], id_field: str | None) -> SourceRead:
+def _read(spark: SparkSession, kind: str, root: str, files: list[str], run_id: str, options: dict[str, str], id_field: str | None) -> SourceRead:
     from spark_mm.sources.record_files import RecordFilesDataSource
 
-    digests = digest_files(spark, files)
+    storage = storage_for(root, *files)
+    digests = digest_files(spark, files, storage=storage)
     kept, copies = distinct_contents(digests)
     spark.dataSource.register(RecordFilesDataSource)
     pairs = [[d.path, d.sha256] for d in kept]
     reader = spark.read.format(RecordFilesDataSource.name()).option("files", json.dumps(pairs)).option("run_id", run_id)
+    if storage is not None:  # executors do not share the driver's environment; the key makes Spark redact it
+        reader = reader.option(STORAGE_OPTION, storage.to_json())
     for k, v in options.items():
         reader = reader.option(k, v)
     return SourceRead(reader.load(), input_digest(kind, root, digests), id_field, copies_note(copies))

@@ -3,7 +3,8 @@
 A video up to a source's ``inline_max_bytes`` travels inline in ``payload``. A larger one keeps
 ``payload`` null and is referenced instead, so a 2 GB video never crosses an Arrow batch whole:
 
-- ``source_uri``: the file holding the bytes (a plain path or a ``file:`` URI);
+- ``source_uri``: the file holding the bytes (a plain path, a ``file:`` URI, or an ``s3://`` object,
+  read by ranged GETs through ``sources.filesystem`` with the executor's AWS settings);
 - ``record_meta['payload_ref'] = 'external'``;
 - ``record_meta['payload_offset']``: where the bytes start in that file (0 for a video file, the
   member's data offset for a WebDataset tar member);
@@ -20,6 +21,8 @@ import os
 from collections.abc import Mapping
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
+
+from spark_mm.sources import filesystem
 
 PAYLOAD_REF = "payload_ref"
 PAYLOAD_OFFSET = "payload_offset"
@@ -150,9 +153,10 @@ def open_video(payload: bytes | None, source_uri: str | None, meta: Mapping[str,
         raise PayloadRefError(f"malformed payload reference {dict(meta)!r}: {err}") from err
     path = local_file(source_uri)
     try:
-        size = os.stat(path).st_size
+        size = filesystem.size(path)
     except OSError as err:
-        raise PayloadRefError(f"referenced file unreadable: {path}: {err.strerror or err}") from err
+        hint = f"; {filesystem.S3_SETTINGS_HINT} on the executors (spark.executorEnv.*)" if filesystem.is_s3(path) else ""
+        raise PayloadRefError(f"referenced file unreadable: {path}: {getattr(err, 'strerror', None) or err}{hint}") from err
     if offset < 0 or length < 0 or offset + length > size:
         raise PayloadRefError(f"reference {offset}+{length} bytes runs past the end of {path} ({size} bytes): the file changed since ingest")
-    return io.BufferedReader(_Window(open(path, "rb"), offset, length), buffer_size=1 << 20)  # type: ignore[return-value]
+    return io.BufferedReader(_Window(filesystem.open_input(path), offset, length), buffer_size=1 << 20)  # type: ignore[return-value]

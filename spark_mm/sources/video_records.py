@@ -7,23 +7,24 @@ their id. An unreadable file is a file-level error row, never an exception.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
+from spark_mm.sources import filesystem
+from spark_mm.sources.filesystem import Storage
 from spark_mm.sources.video_bytes import HEAD_BYTES, PAYLOAD_BYTES, mime_for, reference_meta
 from spark_mm.sources.warc_records import FILE_ERROR
 
 
-def iter_video_file(path: str, *, key: str, inline_max_bytes: int) -> Iterator[dict[str, Any]]:
+def iter_video_file(path: str, *, key: str, inline_max_bytes: int, storage: Storage | None = None) -> Iterator[dict[str, Any]]:
     """Yield the one bronze row of the video file at ``path`` (``key``: its path relative to the source root).
 
     ``record_meta`` carries ``payload_bytes`` (the file's size), and for a file over
     ``inline_max_bytes`` the reference entries of ``sources.video_bytes`` instead of a payload.
     """
     try:
-        size = os.stat(path).st_size
-        with open(path, "rb") as fh:
+        size = filesystem.size(path, storage)
+        with filesystem.open_input(path, storage) as fh:
             head = fh.read(HEAD_BYTES)
             fh.seek(0)
             payload = fh.read() if size <= inline_max_bytes else None

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from spark_mm.errors import SourceError
+from spark_mm.sources import filesystem
+from spark_mm.sources.filesystem import Storage
 
 # record_meta keys copied from WARC headers when present
 _WARC_META = (
@@ -149,14 +151,15 @@ def _record_row(record: Any, path: str, offset: int, run_id: str | None, max_rec
 
 
 def iter_warc_records(
-    path: str, *, max_record_bytes: int = 64 * 1024 * 1024, ingest_run_id: str | None = None
+    path: str, *, max_record_bytes: int = 64 * 1024 * 1024, ingest_run_id: str | None = None, storage: Storage | None = None
 ) -> Iterator[dict[str, Any]]:
     """Yield one bronze row per WARC (or WET/WAT) record of ``path``.
 
     Args:
-        path: a local ``.warc``, ``.warc.gz``, ``.wet.gz`` or ``.wat.gz`` file.
+        path: a ``.warc``, ``.warc.gz``, ``.wet.gz`` or ``.wat.gz`` file (local, or ``s3://``).
         max_record_bytes: payloads larger than this are dropped and the row gets an error.
         ingest_run_id: copied into every row.
+        storage: how to reach an S3 store (``sources.filesystem``); None: the environment's settings.
 
     Returns:
         An iterator of dicts with the bronze ``samples`` columns except ``sample_id``.
@@ -166,10 +169,12 @@ def iter_warc_records(
     """
     from warcio.archiveiterator import ArchiveIterator
 
-    if not os.path.isfile(path):
+    if not filesystem.is_s3(path) and not os.path.isfile(path):
         raise SourceError(f"WARC file not found: {path}")
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed in finally; the generator may stop early
+        fh = filesystem.open_input(path, storage)  # closed in finally; the generator may stop early
+    except FileNotFoundError as e:
+        raise SourceError(f"WARC file not found: {path}") from e
     except OSError as e:
         raise SourceError(f"cannot open WARC file {path}: {e}") from e
     try:

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from spark_mm.sources import filesystem
+from spark_mm.sources.filesystem import Storage
 from spark_mm.sources.video_bytes import HEAD_BYTES, PAYLOAD_BYTES, mime_for, reference_meta
 from spark_mm.sources.warc_records import FILE_ERROR
 
@@ -80,14 +82,15 @@ class _Key:
 
 
 class _ShardReader:
-    def __init__(self, path: str, *, inline_max_bytes: int, max_image_bytes: int, id_field: str | None) -> None:
+    def __init__(self, path: str, *, inline_max_bytes: int, max_image_bytes: int, id_field: str | None, storage: Storage | None = None) -> None:
         self.path, self.inline_max, self.max_image, self.id_field = path, inline_max_bytes, max_image_bytes, id_field
+        self.storage = storage
 
     def rows(self) -> Iterator[dict[str, Any]]:
         seen: dict[str, int] = {}
         current: _Key | None = None
         try:
-            with tarfile.open(self.path, "r:") as tar:
+            with filesystem.open_input(self.path, self.storage) as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
                 for member in tar:
                     if member.isdir():
                         continue
@@ -128,7 +131,7 @@ class _ShardReader:
         if current is not None:
             yield self._finish(current)
             current = None
-        trailing = _trailing_data(self.path, end)
+        trailing = _trailing_data(self.path, end, self.storage)
         if trailing is not None:
             # tarfile ends quietly at a header cut short: the bytes left are not a tar's zero end blocks
             yield _file_error(end, f"cannot read tar {self.path}: {trailing} bytes at offset {end} are not a tar header (truncated shard?)")
@@ -216,9 +219,9 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return data
 
 
-def _trailing_data(path: str, end: int) -> int | None:
+def _trailing_data(path: str, end: int, storage: Storage | None = None) -> int | None:
     """How many bytes follow ``end`` (where tarfile stopped) when any of them is non-zero; None for a clean end."""
-    with open(path, "rb") as fh:
+    with filesystem.open_input(path, storage) as fh:
         fh.seek(end)
         rest = 0
         dirty = False
@@ -232,6 +235,8 @@ def _file_error(offset: int, message: str) -> dict[str, Any]:
     return {"source_offset": offset, "ingest_error": message, FILE_ERROR: True}
 
 
-def iter_webdataset_records(path: str, *, inline_max_bytes: int, max_image_bytes: int, id_field: str | None) -> Iterator[dict[str, Any]]:
-    """Yield one bronze row per key of the tar shard at ``path`` (positional id: shard digest + key)."""
-    return _ShardReader(path, inline_max_bytes=inline_max_bytes, max_image_bytes=max_image_bytes, id_field=id_field).rows()
+def iter_webdataset_records(
+    path: str, *, inline_max_bytes: int, max_image_bytes: int, id_field: str | None, storage: Storage | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield one bronze row per key of the tar shard at ``path``, local or ``s3://`` (positional id: shard digest + key)."""
+    return _ShardReader(path, inline_max_bytes=inline_max_bytes, max_image_bytes=max_image_bytes, id_field=id_field, storage=storage).rows()

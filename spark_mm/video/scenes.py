@@ -10,16 +10,22 @@ Clip bounds are frame indices in presentation order, ``[start_frame, end_frame)`
 options work on them as NeMo Curator's ``_get_filtered_scenes`` does (seconds × fps, truncated to
 whole frames): ``max_clip_s`` (stride or truncate), then ``crop_s``, then ``min_clip_s``, then
 ``limit_clips``. Nothing here imports pyspark. docs/video.md has the rules and their sources.
+
+**Frame taps.** Other per-frame signals ride on the same decode: :func:`split` takes ``taps``,
+each a :class:`FrameTap` that says which frames it wants (``wants(index, key)``) and is called
+with ``(index, pts, key, bgr)`` for each of them, in presentation order, as the frame passes. A
+tap keeps what it computes (a hash, a score), never the frame: the array is the decoder's and is
+read-only to it. The keyframe pHash of clip dedup is one (``spark_mm/video/clip_hash.py``).
 """
 
 from __future__ import annotations
 
 import bisect
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from spark_mm.ops.video_meta import _IMAGE_FORMATS
 from spark_mm.sources.video_bytes import sniff_video_mime
@@ -33,6 +39,14 @@ class ClipReason(str, enum.Enum):
     UNREADABLE_REFERENCE = "unreadable_reference"  # the referenced file is gone or shorter than the reference
     NOT_VIDEO = "not_video"  # bytes FFmpeg does not read as a video container
     DECODE_ERROR = "decode_error"  # a video container that fails to open or decode, or yields no frame
+
+
+class FrameTap(Protocol):
+    """A consumer of the single decode: called for every frame it ``wants``, never keeping the array."""
+
+    def wants(self, index: int, key: bool) -> bool: ...
+
+    def __call__(self, index: int, pts: int, key: bool, bgr: Any) -> None: ...
 
 
 class SplitError(Exception):
@@ -118,8 +132,11 @@ def _open(av: Any, stream: BinaryIO) -> Any:
     return container
 
 
-def _decode(av: Any, container: Any, frames: Frames, pixels: bool) -> Iterator[Any]:
-    """Decode the first video stream, recording every frame in ``frames``; yields BGR arrays (or None)."""
+def _decode(av: Any, container: Any, frames: Frames, pixels: bool, taps: Sequence[FrameTap] = ()) -> Iterator[Any]:
+    """Decode the first video stream, recording every frame in ``frames``; yields BGR arrays (or None).
+
+    Each frame a tap wants is converted to BGR (once, shared with the detector) and handed to it.
+    """
     video = container.streams.video[0]
     start = video.start_time or 0
     step = max(1, round(1 / (frames.fps * frames.time_base))) if frames.fps else 1
@@ -130,7 +147,12 @@ def _decode(av: Any, container: Any, frames: Frames, pixels: bool) -> Iterator[A
         frames.keys.append(bool(frame.key_frame))
         last_duration = getattr(frame, "duration", None) or step
         frames.end_pts = pts + last_duration
-        yield frame.to_ndarray(format="bgr24") if pixels else None
+        index, key = len(frames.pts) - 1, frames.keys[-1]
+        takers = [t for t in taps if t.wants(index, key)]
+        image = frame.to_ndarray(format="bgr24") if pixels or takers else None
+        for tap in takers:
+            tap(index, pts, key, image)
+        yield image if pixels else None
 
 
 def _detector(splitter: ContentSplitter | AdaptiveSplitter | ThresholdSplitter) -> Any:
@@ -267,8 +289,8 @@ def clip_spans(scenes: list[tuple[int, int]], fps: Fraction, step: ClipsStep) ->
     return out[: step.limit_clips] if step.limit_clips else out
 
 
-def split(av: Any, stream: BinaryIO, step: ClipsStep) -> Split:
-    """Decode ``stream`` once and split it as ``step`` says.
+def split(av: Any, stream: BinaryIO, step: ClipsStep, taps: Sequence[FrameTap] = ()) -> Split:
+    """Decode ``stream`` once and split it as ``step`` says, feeding ``taps`` the frames they want.
 
     Raises:
         SplitError: not a video, not openable, a decode failure, or no frame decoded.
@@ -284,7 +306,7 @@ def split(av: Any, stream: BinaryIO, step: ClipsStep) -> Split:
         splitter = step.splitter
         try:
             if isinstance(splitter, FixedSplitter):
-                for _ in _decode(av, container, frames, pixels=False):
+                for _ in _decode(av, container, frames, pixels=False, taps=taps):
                     pass
                 scenes = _fixed_spans(len(frames), frames.fps, splitter) if len(frames) else []
             else:
@@ -292,7 +314,7 @@ def split(av: Any, stream: BinaryIO, step: ClipsStep) -> Split:
 
                 manager = SceneManager()
                 manager.add_detector(_detector(splitter))
-                manager.detect_scenes(video=_decoded_frames_class()(frames, _decode(av, container, frames, pixels=True)))
+                manager.detect_scenes(video=_decoded_frames_class()(frames, _decode(av, container, frames, pixels=True, taps=taps)))
                 bounds = manager.get_scene_list(start_in_scene=True)
                 scenes = [(frames.nearest_frame(a.seconds), frames.nearest_frame(b.seconds)) for a, b in bounds]
                 scenes = [(a, min(b, len(frames))) for a, b in scenes if min(b, len(frames)) > a]

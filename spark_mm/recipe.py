@@ -363,6 +363,18 @@ def _check_columns(recipe: Any) -> None:
     if len(set(names)) != len(names):
         raise RecipeError(f"invalid recipe:\n  dedup: step names must be unique; got {names}")
     for di, step in enumerate(recipe.dedup):
+        rows = METHODS[step.method].rows
+        if rows.table is not None:  # a child table's rows (clip_phash: video_clips), written by its own section
+            if getattr(recipe, rows.section, None) is None:
+                raise RecipeError(
+                    f"invalid recipe:\n  dedup[{di}] ({step.method}) dedups the rows of {rows.table}, which the {rows.section}: "
+                    f"step writes; add a {rows.section}: section"
+                )
+            offered = rows.columns()
+            missing = [c for c in step.reads if c not in offered]
+            if missing:
+                raise RecipeError(f"invalid recipe:\n  dedup[{di}] ({step.method}) reads {missing}, which {rows.table} does not have; columns: {sorted(offered)}")
+            continue
         missing = [c for c in step.reads if c not in produced]
         if missing:
             raise RecipeError(

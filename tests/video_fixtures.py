@@ -146,3 +146,33 @@ def encode_square(*, frames: int = 24, fps: int = 12, size: tuple[int, int] = (6
         for packet in video.encode():
             out.mux(packet)
     return buf.getvalue()
+
+
+def smooth_image(seed: int, size: tuple[int, int] = (64, 48)) -> np.ndarray:
+    """An RGB still of smooth random shapes (a 6x5 random field, bicubically enlarged): a "shot"
+    whose pHash survives re-encoding and differs from other seeds' by many bits."""
+    import cv2
+
+    w, h = size
+    small = np.random.default_rng(seed).integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def encode_shots(shots: list[tuple[np.ndarray, int]], *, fps: int = 12, gop: int = 250, kind: str = "mp4") -> bytes:
+    """A video of ``(RGB still, frames)`` shots back to back (hard cuts), ``kind`` as in ``KINDS``."""
+    import av
+
+    fmt, vcodec, _ = KINDS[kind]
+    h, w = shots[0][0].shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        video = out.add_stream(vcodec, rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.gop_size = gop
+        for pixels, n in shots:
+            for _ in range(n):
+                for packet in video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                    out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return buf.getvalue()

@@ -3,19 +3,22 @@
 Each method pairs its Spark implementation with a version string (recorded in lineage as
 ``<method>@<version>``) and the projection of its history keys, which needs no candidate
 generation: the dedup stage computes signals once and derives the keys it merges from its input.
+An entry also says what its rows are (``rows``: samples by default, or a child table such as
+``video_clips`` keyed by ``clip_id``; ``spark_mm.dedup.rows``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame
 
 from spark_mm.dedup.dedup import DedupResult, exact_dedup, long_keys, url_dedup
 from spark_mm.dedup.minhash import minhash_dedup, minhash_keys
-from spark_mm.dedup.phash import phash_dedup, phash_keys
+from spark_mm.dedup.phash import CLIP_KEY_TYPE, phash_dedup, phash_keys
+from spark_mm.dedup.rows import SAMPLES, VIDEO_CLIPS, DedupRows
 from spark_mm.dedup.image_based import image_based_filter, load_centroids
 from spark_mm.dedup.semantic import empty_keys, semdedup
 from spark_mm.errors import RecipeError
@@ -26,12 +29,13 @@ KeysFn = Callable[[Any, DataFrame], DataFrame]
 
 @dataclass(frozen=True)
 class DedupMethod:
-    """One dedup method: its implementation, version and history-key projection."""
+    """One dedup method: its implementation, version, history-key projection and rows."""
 
     name: str
     version: str
     run: RunFn
     keys: KeysFn
+    rows: DedupRows = field(default=SAMPLES)
 
     @property
     def lineage(self) -> str:
@@ -40,6 +44,12 @@ class DedupMethod:
 
 def _phash(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
     return phash_dedup(df, phash_col=step.column, radius_bits=step.radius_bits, policy=step.keep, history=history, run_id=run_id)
+
+
+def _clip_phash(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
+    return phash_dedup(
+        df, phash_col=step.column, radius_bits=step.radius_bits, policy=step.keep, history=history, run_id=run_id, key_type=CLIP_KEY_TYPE
+    )
 
 
 def _minhash(step: Any, df: DataFrame, history: DataFrame | None, run_id: str | None) -> DedupResult:
@@ -82,6 +92,9 @@ METHODS: dict[str, DedupMethod] = {
     m.name: m
     for m in (
         DedupMethod("phash", "2", _phash, lambda step, df: phash_keys(df, phash_col=step.column)),
+        DedupMethod(
+            "clip_phash", "1", _clip_phash, lambda step, df: phash_keys(df, phash_col=step.column, key_type=CLIP_KEY_TYPE), rows=VIDEO_CLIPS
+        ),
         DedupMethod(
             "minhash", "2", _minhash,
             lambda step, df: minhash_keys(df, scheme=step.scheme, bands_col=step.column, sig_col=step.signature_column),

@@ -4,6 +4,9 @@ History stores the full 64-bit hash of every kept sample (key type ``img_phash``
 of the step's current radius are cut from those hashes at match time, so a changed radius keeps
 matching every earlier crawl. (Rows of the old ``img_phash_mih<k>`` band types are no longer
 read or written; the full hashes were always stored beside them, so nothing needs migrating.)
+
+Clip dedup (method ``clip_phash``) is the same code over ``video_clips.clip_phash`` with its own
+key type, ``clip_phash``, so clip hashes and image hashes never match each other in history.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from spark_mm.dedup.keep import DEFAULT_MAX_GREEDY_COMPONENT, HammingWithin, key
 from spark_mm.dedup.policy import KeepPolicy
 
 KEY_TYPE = "img_phash"
+CLIP_KEY_TYPE = "clip_phash"
 
 
-def phash_keys(df: DataFrame, *, phash_col: str = "img_phash", id_col: str = "sample_id") -> DataFrame:
+def phash_keys(df: DataFrame, *, phash_col: str = "img_phash", id_col: str = "sample_id", key_type: str = KEY_TYPE) -> DataFrame:
     """History keys ``(key_type, key, sample_id)``: the full hash, 8 bytes big-endian."""
     return df.where(F.col(phash_col).isNotNull()).select(
-        F.lit(KEY_TYPE).alias("key_type"), key_to_binary(F.col(phash_col).cast("long"), T.LongType()).alias("key"), F.col(id_col).alias("sample_id")
+        F.lit(key_type).alias("key_type"), key_to_binary(F.col(phash_col).cast("long"), T.LongType()).alias("key"), F.col(id_col).alias("sample_id")
     )
 
 
@@ -41,6 +45,7 @@ def phash_dedup(
     run_id: str | None = None,
     max_iterations: int = 40,
     max_greedy_component: int = DEFAULT_MAX_GREEDY_COMPONENT,
+    key_type: str = KEY_TYPE,
 ) -> DedupResult:
     """Cluster by verified Hamming distance, keep so that every removed image has a kept one within k.
 
@@ -65,7 +70,7 @@ def phash_dedup(
     hits = None
     if history is not None:
         need_run_id(run_id)
-        hits = _history_hits(hashes, rep_h, history, radius_bits=radius_bits, run_id=run_id)  # type: ignore[arg-type]
+        hits = _history_hits(hashes, rep_h, history, radius_bits=radius_bits, run_id=run_id, key_type=key_type)  # type: ignore[arg-type]
     sig = verified_keep(
         df,
         comps,
@@ -77,15 +82,15 @@ def phash_dedup(
         id_col=id_col,
         max_greedy_component=max_greedy_component,
     )
-    return DedupResult("img_phash", KEY_TYPE, sig, phash_keys(df, phash_col=phash_col, id_col=id_col))
+    return DedupResult(key_type, key_type, sig, phash_keys(df, phash_col=phash_col, id_col=id_col, key_type=key_type))
 
 
-def _history_hits(hashes: DataFrame, rep_h: DataFrame, history: DataFrame, *, radius_bits: int, run_id: str) -> DataFrame:
+def _history_hits(hashes: DataFrame, rep_h: DataFrame, history: DataFrame, *, radius_bits: int, run_id: str, key_type: str = KEY_TYPE) -> DataFrame:
     """``(sample_id)`` of new samples within ``radius_bits`` of a hash an earlier run kept.
 
     Band keys for the current radius are cut from history's full hashes here, on both sides.
     """
-    hist = history.where((F.col("key_type") == KEY_TYPE) & (F.col("first_seen_run") != F.lit(run_id))).select(
+    hist = history.where((F.col("key_type") == key_type) & (F.col("first_seen_run") != F.lit(run_id))).select(
         F.col("sample_id").alias("hist_sample_id"), binary_to_long(F.col("key")).alias("hh")
     )
     hist_bands = hist.select("hist_sample_id", "hh", F.explode(phash_band_columns(F.col("hh"), radius_bits)).alias("band"))

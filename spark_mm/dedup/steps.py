@@ -68,6 +68,15 @@ class PhashDedupStep(_Step):
     radius_bits: int = Field(4, ge=0, le=MAX_RADIUS_BITS, description="k; 4 measured on real variants (docs/dedup.md)")
 
 
+class ClipPhashDedupStep(_Step):
+    """Clip near-duplicates: the pHash of each clip's middle keyframe (``video_clips.clip_phash``),
+    Hamming distance <= radius_bits, exactly as image pHash. Rows are clips, keyed by ``clip_id``."""
+
+    method: Literal["clip_phash"]
+    column: str = "clip_phash"
+    radius_bits: int = Field(4, ge=0, le=MAX_RADIUS_BITS, description="k, as for image pHash")
+
+
 class MinhashDedupStep(_Step):
     """Text near-duplicates: MinHash LSH band keys and signatures from the ``txt_minhash`` operator."""
 
@@ -162,6 +171,6 @@ class ImageBasedDedupStep(_Step):
 
 
 DedupStep = Annotated[
-    Union[PhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, UrlTextDedupStep, SemdedupDedupStep, ImageBasedDedupStep],
+    Union[PhashDedupStep, ClipPhashDedupStep, MinhashDedupStep, ExactDedupStep, UrlDedupStep, UrlTextDedupStep, SemdedupDedupStep, ImageBasedDedupStep],
     Field(discriminator="method"),
 ]

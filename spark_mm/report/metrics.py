@@ -604,6 +604,8 @@ class MetricsCollector:
         filters = [op for op in self.ops if op.is_filter]
         dedups: list[tuple[str, DataFrame]] = []  # (step name, sample_id + dup columns), recipe order
         for s, frame in frames:
+            if "clip_id" in frame.columns:  # a clip-keyed table (clip dedup): many rows per sample, not a sample funnel step
+                continue
             cols = [f"{op.name}_{suffix}" for op in filters if op.stage == s.stage for suffix in ("ok", "reason")]
             cols = [c for c in cols if c in frame.columns]
             dup = [c for c in DUP_COLUMNS if c in frame.columns]

@@ -5,6 +5,9 @@ nested. The step writes ``<ns>.signals_clips`` from the video columns and ``<ns>
 from the exploded ``clips``. A video that cannot be split has one clip-less *error row* among its
 ``clips`` (bounds null, ``error`` set), so it is in ``video_clips`` too, never dropped; a row
 without video bytes at all (an image of a mixed WebDataset shard) has none (docs/video.md).
+
+Every clip row carries ``clip_phash``, the pHash of its middle keyframe, computed on the same
+decode by a frame tap (``spark_mm/video/clip_hash.py``), for the ``clip_phash`` dedup method.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pyarrow as pa
 from spark_mm.engine.fingerprint import FINGERPRINT_FIELD
 from spark_mm.lake.schema import ERRORS_FIELD, RUN_ID_FIELD
 from spark_mm.sources.video_bytes import PayloadRefError, open_video
+from spark_mm.video.clip_hash import KeyframeHashes, clip_hashes
 from spark_mm.video.ids import clip_id
 from spark_mm.video.scenes import ClipReason, SplitError, split
 from spark_mm.video.step import ClipsStep
@@ -39,6 +43,8 @@ CLIP_FIELDS: tuple[pa.Field, ...] = (
     pa.field("splitter_params", pa.string()),  # canonical JSON: the splitter's params and the clipping options
     pa.field("keyframe_aligned", pa.bool_()),  # the first frame is a keyframe: stream copy possible
     pa.field("too_short", pa.bool_()),  # under min_clip_s, kept by short_clips: flag
+    pa.field("clip_phash", pa.int64()),  # imagehash pHash (signed int64) of the middle keyframe; null on an error row
+    pa.field("clip_phash_frame", pa.int64()),  # the frame index it is of (middle keyframe, else middle frame)
     pa.field("error", pa.string()),  # "<reason>: <message>" on a video's error row, else null
 )
 CLIP_STRUCT = pa.struct(list(CLIP_FIELDS))
@@ -65,23 +71,31 @@ def _column(batch: pa.RecordBatch, name: str) -> list[Any]:
     return batch.column(name).to_pylist() if name in batch.schema.names else [None] * batch.num_rows
 
 
-def split_row(av: Any, step: ClipsStep, payload: bytes | None, uri: str | None, meta: dict[str, str] | None) -> tuple[Any, ClipReason | None, str | None]:
-    """(:class:`~spark_mm.video.scenes.Split` or None, reason, error message) of one row; never raises for bad input."""
+def split_row(
+    av: Any, step: ClipsStep, payload: bytes | None, uri: str | None, meta: dict[str, str] | None
+) -> tuple[Any, ClipReason | None, str | None, list[dict[str, Any]]]:
+    """(:class:`~spark_mm.video.scenes.Split` or None, reason, error message, per-clip extra
+    columns) of one row; never raises for bad input."""
     try:
         stream = open_video(payload, uri, meta)
     except PayloadRefError as err:
-        return None, ClipReason.UNREADABLE_REFERENCE, str(err)
+        return None, ClipReason.UNREADABLE_REFERENCE, str(err), []
     if stream is None:
-        return None, ClipReason.MISSING_INPUT, None
+        return None, ClipReason.MISSING_INPUT, None, []
     try:
         with stream:
-            return split(av, stream, step), None, None
+            keyframes = KeyframeHashes()
+            result = split(av, stream, step, taps=(keyframes,))
+            bounds = [(c.start_frame, c.end_frame) for c in result.clips]
+            hashes = clip_hashes(av, stream, result.frames, bounds, keyframes)
+            extra = [{"clip_phash": h, "clip_phash_frame": i} for h, i in hashes]
+            return result, None, None, extra
     except SplitError as err:
-        return None, err.reason, str(err)
+        return None, err.reason, str(err), []
     except OSError as err:  # the referenced file failed mid-read
-        return None, ClipReason.UNREADABLE_REFERENCE, f"{type(err).__name__}: {err}"
+        return None, ClipReason.UNREADABLE_REFERENCE, f"{type(err).__name__}: {err}", []
     except Exception as err:  # noqa: BLE001 - one bad video is an error row, never a failed batch
-        return None, ClipReason.DECODE_ERROR, f"{type(err).__name__}: {err}"
+        return None, ClipReason.DECODE_ERROR, f"{type(err).__name__}: {err}", []
 
 
 def clips_batch(av: Any, batch: pa.RecordBatch, step: ClipsStep, run_id: str, fingerprint: str) -> pa.RecordBatch:
@@ -91,16 +105,16 @@ def clips_batch(av: Any, batch: pa.RecordBatch, step: ClipsStep, run_id: str, fi
     for sid, payload, uri, meta in zip(
         batch.column("sample_id").to_pylist(), _column(batch, "payload"), _column(batch, "source_uri"), _column(batch, "record_meta")
     ):
-        result, reason, message = split_row(av, step, payload, uri, dict(meta) if meta else None)
+        result, reason, message, extra = split_row(av, step, payload, uri, dict(meta) if meta else None)
         clips: list[dict[str, Any]] = []
         if result is not None:
             f = result.frames
-            for c in result.clips:
+            for c, more in zip(result.clips, extra):
                 clips.append({
                     "clip_id": clip_id(sid, kind, params, c.start_frame, c.end_frame), "clip_index": c.index,
                     "start_s": c.start_s, "end_s": c.end_s, "start_frame": c.start_frame, "end_frame": c.end_frame,
                     "start_pts": c.start_pts, "end_pts": c.end_pts, "fps": float(f.fps), "width": f.width, "height": f.height,
-                    "splitter": kind, "splitter_params": params, "keyframe_aligned": c.keyframe_aligned, "too_short": c.too_short, "error": None,
+                    "splitter": kind, "splitter_params": params, "keyframe_aligned": c.keyframe_aligned, "too_short": c.too_short, "error": None, **more,
                 })
         elif reason is not ClipReason.MISSING_INPUT:
             clips.append({

@@ -206,7 +206,7 @@ def _keyframes(container: Any, video: Any, tb: Fraction) -> Sampled:
 
 
 class KeyframeConsumer:
-    """The ``keyframes`` sampling from another pass's decode (``scenes.split``'s consumers): every
+    """The ``keyframes`` sampling from another pass's decode (a ``scenes.split`` frame tap): every
     frame the decoder flags as a keyframe, with its index; the first frame when there is none."""
 
     def __init__(self) -> None:
@@ -217,7 +217,10 @@ class KeyframeConsumer:
     def prepare(self, container: Any, frames: Any) -> None:
         return None
 
-    def frame(self, index: int, key: bool, bgr: Any) -> None:
+    def wants(self, index: int, key: bool) -> bool:
+        return key or index == 0
+
+    def __call__(self, index: int, pts: int, key: bool, bgr: Any) -> None:
         if index == 0:
             self._first = bgr
         if key:

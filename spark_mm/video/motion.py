@@ -123,7 +123,7 @@ def count_frames(container: Any) -> int:
 
 
 class MotionConsumer:
-    """The motion score from another pass's decode (``scenes.split``'s consumers): the frames
+    """The motion score from another pass's decode (a ``scenes.split`` frame tap): the frames
     Data-Juicer's loop reads are picked as they pass, so the video is decoded once for both."""
 
     def __init__(self, opts: MotionOptions) -> None:
@@ -136,7 +136,10 @@ class MotionConsumer:
         total = count_frames(container)
         self._want = read_indices(total, sampling_step(float(frames.fps), self._opts.sampling_fps, total))
 
-    def frame(self, index: int, key: bool, bgr: np.ndarray) -> None:
+    def wants(self, index: int, key: bool) -> bool:
+        return self._next < len(self._want) and self._want[self._next] == index
+
+    def __call__(self, index: int, pts: int, key: bool, bgr: np.ndarray) -> None:
         while self._next < len(self._want) and self._want[self._next] == index:
             self._scorer.push(bgr)
             self._next += 1

@@ -10,6 +10,12 @@ Clip bounds are frame indices in presentation order, ``[start_frame, end_frame)`
 options work on them as NeMo Curator's ``_get_filtered_scenes`` does (seconds × fps, truncated to
 whole frames): ``max_clip_s`` (stride or truncate), then ``crop_s``, then ``min_clip_s``, then
 ``limit_clips``. Nothing here imports pyspark. docs/video.md has the rules and their sources.
+
+**Frame taps.** Other per-frame signals ride on the same decode: :func:`split` takes ``taps``,
+each a :class:`FrameTap` that says which frames it wants (``wants(index, key)``) and is called
+with ``(index, pts, key, bgr)`` for each of them, in presentation order, as the frame passes. A
+tap keeps what it computes (a hash, a score), never the frame: the array is the decoder's and is
+read-only to it. The keyframe pHash of clip dedup is one (``spark_mm/video/clip_hash.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,17 @@ class ClipReason(str, enum.Enum):
     UNREADABLE_REFERENCE = "unreadable_reference"  # the referenced file is gone or shorter than the reference
     NOT_VIDEO = "not_video"  # bytes FFmpeg does not read as a video container
     DECODE_ERROR = "decode_error"  # a video container that fails to open or decode, or yields no frame
+
+
+class FrameTap(Protocol):
+    """A consumer of the single decode: called for every frame it ``wants``, never keeping the array.
+    ``prepare`` sees the open container before decoding (it may demux, then must seek back to 0)."""
+
+    def prepare(self, container: Any, frames: Frames) -> None: ...
+
+    def wants(self, index: int, key: bool) -> bool: ...
+
+    def __call__(self, index: int, pts: int, key: bool, bgr: Any) -> None: ...
 
 
 class SplitError(Exception):
@@ -99,16 +116,6 @@ class Split:
     clips: list[Clip]
 
 
-class FrameConsumer(Protocol):
-    """Something more that is computed from the one decode of :func:`split` (motion, keyframes):
-    ``prepare`` sees the open container before decoding (it may demux, then must seek back to 0),
-    ``frame`` sees every decoded frame in presentation order with its BGR pixels."""
-
-    def prepare(self, container: Any, frames: Frames) -> None: ...
-
-    def frame(self, index: int, key: bool, bgr: Any) -> None: ...
-
-
 def _open(av: Any, stream: BinaryIO) -> Any:
     head = stream.read(64)
     stream.seek(0)
@@ -128,11 +135,12 @@ def _open(av: Any, stream: BinaryIO) -> Any:
     return container
 
 
-def _decode(av: Any, container: Any, frames: Frames, pixels: bool, consumers: Sequence[FrameConsumer] = ()) -> Iterator[Any]:
-    """Decode the first video stream, recording every frame in ``frames`` and handing it to every
-    consumer; yields BGR arrays (or None when neither the splitter nor a consumer needs pixels)."""
+def _decode(av: Any, container: Any, frames: Frames, pixels: bool, taps: Sequence[FrameTap] = ()) -> Iterator[Any]:
+    """Decode the first video stream, recording every frame in ``frames``; yields BGR arrays (or None).
+
+    Each frame a tap wants is converted to BGR (once, shared with the detector) and handed to it.
+    """
     video = container.streams.video[0]
-    pixels = pixels or bool(consumers)
     start = video.start_time or 0
     step = max(1, round(1 / (frames.fps * frames.time_base))) if frames.fps else 1
     last_duration = step
@@ -142,10 +150,12 @@ def _decode(av: Any, container: Any, frames: Frames, pixels: bool, consumers: Se
         frames.keys.append(bool(frame.key_frame))
         last_duration = getattr(frame, "duration", None) or step
         frames.end_pts = pts + last_duration
-        bgr = frame.to_ndarray(format="bgr24") if pixels else None
-        for consumer in consumers:
-            consumer.frame(len(frames.pts) - 1, frames.keys[-1], bgr)
-        yield bgr
+        index, key = len(frames.pts) - 1, frames.keys[-1]
+        takers = [t for t in taps if t.wants(index, key)]
+        image = frame.to_ndarray(format="bgr24") if pixels or takers else None
+        for tap in takers:
+            tap(index, pts, key, image)
+        yield image if pixels else None
 
 
 def _detector(splitter: ContentSplitter | AdaptiveSplitter | ThresholdSplitter) -> Any:
@@ -282,8 +292,8 @@ def clip_spans(scenes: list[tuple[int, int]], fps: Fraction, step: ClipsStep) ->
     return out[: step.limit_clips] if step.limit_clips else out
 
 
-def split(av: Any, stream: BinaryIO, step: ClipsStep, consumers: Sequence[FrameConsumer] = ()) -> Split:
-    """Decode ``stream`` once and split it as ``step`` says; every consumer sees the same frames.
+def split(av: Any, stream: BinaryIO, step: ClipsStep, taps: Sequence[FrameTap] = ()) -> Split:
+    """Decode ``stream`` once and split it as ``step`` says, feeding ``taps`` the frames they want.
 
     Raises:
         SplitError: not a video, not openable, a decode failure, or no frame decoded.
@@ -298,10 +308,10 @@ def split(av: Any, stream: BinaryIO, step: ClipsStep, consumers: Sequence[FrameC
         frames = Frames(Fraction(fps.numerator, fps.denominator), Fraction(video.time_base.numerator, video.time_base.denominator), ctx.width, ctx.height)
         splitter = step.splitter
         try:
-            for consumer in consumers:
-                consumer.prepare(container, frames)
+            for tap in taps:
+                tap.prepare(container, frames)
             if isinstance(splitter, FixedSplitter):
-                for _ in _decode(av, container, frames, False, consumers):
+                for _ in _decode(av, container, frames, pixels=False, taps=taps):
                     pass
                 scenes = _fixed_spans(len(frames), frames.fps, splitter) if len(frames) else []
             else:
@@ -309,7 +319,7 @@ def split(av: Any, stream: BinaryIO, step: ClipsStep, consumers: Sequence[FrameC
 
                 manager = SceneManager()
                 manager.add_detector(_detector(splitter))
-                manager.detect_scenes(video=_decoded_frames_class()(frames, _decode(av, container, frames, True, consumers)))
+                manager.detect_scenes(video=_decoded_frames_class()(frames, _decode(av, container, frames, pixels=True, taps=taps)))
                 bounds = manager.get_scene_list(start_in_scene=True)
                 scenes = [(frames.nearest_frame(a.seconds), frames.nearest_frame(b.seconds)) for a, b in bounds]
                 scenes = [(a, min(b, len(frames))) for a, b in scenes if min(b, len(frames)) > a]

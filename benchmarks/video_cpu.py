@@ -8,7 +8,7 @@ the embedded sample of ``spark_mm/sources/sample_videos.py``), interleaving repe
       backend: ``video_split_by_scene_mapper``); the Farneback loop of
       ``video_motion_score_filter`` over ``cv2.VideoCapture`` (2 fps, with its seek per sampled
       frame); and ``extract_key_frames`` (PyAV, ``skip_frame = NONKEY``), frames to PIL images;
-(ours) ``spark_mm.video.scenes.split`` with the motion and keyframe consumers: one PyAV decode
+(ours) ``spark_mm.video.scenes.split`` with the motion and keyframe frame taps: one PyAV decode
       feeding PySceneDetect's detector, the flow of the same frame pairs and the keyframes.
 
 The two must agree (scene bounds, motion score to 1e-4 relative, keyframe count) before any time

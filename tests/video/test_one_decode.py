@@ -1,5 +1,5 @@
-"""One decode for scenes, motion and keyframes: the consumers of ``scenes.split`` give what the
-separate passes give (motion_score, frames.sample keyframes, split without consumers), on videos
+"""One decode for scenes, motion and keyframes: the frame taps of ``scenes.split`` give what the
+separate passes give (motion_score, frames.sample keyframes, split without taps), on videos
 made here and on the embedded sample, whose answers are known (cuts, a pan, a still)."""
 
 from __future__ import annotations

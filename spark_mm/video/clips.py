@@ -6,6 +6,7 @@ from the exploded ``clips``. A video that cannot be split has one clip-less *err
 ``clips`` (bounds null, ``error`` set), so it is in ``video_clips`` too, never dropped; a row
 without video bytes at all (an image of a mixed WebDataset shard) has none (docs/video.md).
 
+With ``materialize: true`` every clip row also carries its bytes (``spark_mm/video/materialize.py``).
 Every clip row carries ``clip_phash``, the pHash of its middle keyframe, computed on the same
 decode by a frame tap (``spark_mm/video/clip_hash.py``), for the ``clip_phash`` dedup method.
 """
@@ -21,6 +22,7 @@ from spark_mm.lake.schema import ERRORS_FIELD, RUN_ID_FIELD
 from spark_mm.sources.video_bytes import PayloadRefError, open_video
 from spark_mm.video.clip_hash import KeyframeHashes, clip_hashes
 from spark_mm.video.ids import clip_id
+from spark_mm.video.materialize import materialize
 from spark_mm.video.scenes import ClipReason, SplitError, split
 from spark_mm.video.step import ClipsStep
 
@@ -45,6 +47,10 @@ CLIP_FIELDS: tuple[pa.Field, ...] = (
     pa.field("too_short", pa.bool_()),  # under min_clip_s, kept by short_clips: flag
     pa.field("clip_phash", pa.int64()),  # imagehash pHash (signed int64) of the middle keyframe; null on an error row
     pa.field("clip_phash_frame", pa.int64()),  # the frame index it is of (middle keyframe, else middle frame)
+    pa.field("clip_bytes", pa.binary()),  # the clip as a file of its own with clips.materialize, else null
+    pa.field("clip_format", pa.string()),  # its container: mp4 | webm | matroska
+    pa.field("clip_method", pa.string()),  # stream_copy | reencode (spark_mm/video/materialize.py)
+    pa.field("clip_bytes_error", pa.string()),  # why a materialised clip has no bytes (too large, failed)
     pa.field("error", pa.string()),  # "<reason>: <message>" on a video's error row, else null
 )
 CLIP_STRUCT = pa.struct(list(CLIP_FIELDS))
@@ -89,6 +95,9 @@ def split_row(
             bounds = [(c.start_frame, c.end_frame) for c in result.clips]
             hashes = clip_hashes(av, stream, result.frames, bounds, keyframes)
             extra = [{"clip_phash": h, "clip_phash_frame": i} for h, i in hashes]
+            if step.materialize:
+                files = materialize(av, stream, result.frames, result.clips, step.materialize_max_bytes)
+                extra = [{**e, **f.columns()} for e, f in zip(extra, files)]
             return result, None, None, extra
     except SplitError as err:
         return None, err.reason, str(err), []

@@ -73,6 +73,10 @@ Splitter = Annotated[Union[ContentSplitter, AdaptiveSplitter, ThresholdSplitter,
 SPLITTER_TYPES: tuple[str, ...] = ("content", "adaptive", "threshold", "fixed")
 
 
+# options that do not move a clip's bounds: kept out of splitter_params, so out of clip_id
+_NOT_BOUNDS = ("max_error_rate", "allow_all_errors", "materialize", "materialize_max_bytes")
+
+
 class ClipsStep(BaseModel):
     """One row per clip into ``<ns>.video_clips``, one row per video into ``<ns>.signals_clips``."""
 
@@ -84,6 +88,8 @@ class ClipsStep(BaseModel):
     min_clip_s: float | None = Field(None, gt=0.0, description="clips shorter than this are dropped or flagged; NeMo Curator: 2.0")
     short_clips: Literal["drop", "flag"] = Field("drop", description="drop short clips (NeMo Curator) or keep them with too_short=true")
     limit_clips: int | None = Field(None, ge=1, description="keep at most this many clips per video (the first ones)")
+    materialize: bool = Field(False, description="write each clip's bytes into video_clips (stream copy on keyframe bounds, else re-encode)")
+    materialize_max_bytes: int = Field(64 << 20, ge=1, description="a materialised clip above this gets no bytes and a clip_bytes_error")
     max_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides run.max_error_rate for this step")
     allow_all_errors: bool | None = Field(None, description="overrides run.allow_all_errors for this step")
 
@@ -95,10 +101,12 @@ class ClipsStep(BaseModel):
     def splitter_params(self) -> str:
         """Canonical JSON of the splitter's parameters and the clipping options (sorted keys, no
         spaces, no ``type``): stored per clip and hashed into ``clip_id``."""
-        values = {**self.splitter.model_dump(mode="json", exclude={"type"}), **self.model_dump(mode="json", exclude={"splitter", "max_error_rate", "allow_all_errors"})}
+        values = {**self.splitter.model_dump(mode="json", exclude={"type"}), **self.model_dump(mode="json", exclude={"splitter", *_NOT_BOUNDS})}
         return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
     def fingerprint(self) -> str:
         """16 hex of SHA-256 over the version, the splitter and its parameters, stored per video row."""
         text = f"{self.op_id} {self.splitter.type} {self.splitter_params()}"
+        if self.materialize:  # clip bytes are part of the output; the clip ids are not affected
+            text += f" materialize {self.materialize_max_bytes}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,16 +1,17 @@
 """The clips: step through the real Runner, Spark and Iceberg: tiny videos with hard cuts (inline
 and over the inline cap, i.e. by reference), a broken file; vid_meta + vid_duration in a stage
-before it. video_clips holds one row per clip plus one error row, ids follow the clip-id rule, and
-a re-run appends nothing."""
+before it. video_clips holds one row per clip plus one error row, ids follow the clip-id rule, each
+clip's materialised bytes decode to its frames, and a re-run appends nothing."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from pyspark.sql import SparkSession
 
-pytest.importorskip("av")
+av = pytest.importorskip("av")
 pytest.importorskip("scenedetect")
 
 from spark_mm import recipe as recipes  # noqa: E402
@@ -37,7 +38,7 @@ def test_clips_step_writes_video_clips(spark: SparkSession, tmp_path_factory: py
                 {"name": "meta", "ops": [{"op": "vid_meta"}, {"op": "vid_duration", "min_duration": 3}, {"op": "vid_motion", "min_score": 0.0}]},
                 {"name": "nsfw", "ops": [{"op": "vid_nsfw", "device": "cpu"}]},
             ],
-            "clips": {"splitter": {"type": "content"}, "short_clips": "flag", "min_clip_s": 1.0},
+            "clips": {"splitter": {"type": "content"}, "short_clips": "flag", "min_clip_s": 1.0, "materialize": True},
             "lake": {"buckets": 2}, "tracking": {"enabled": False},
         }
     )
@@ -63,6 +64,12 @@ def test_clips_step_writes_video_clips(spark: SparkSession, tmp_path_factory: py
         assert (r.fps, r.width, r.height) == (12.0, 64, 48) and r.run_id == "clips-1"
     assert got_a[1].start_s == pytest.approx(15 / 12, abs=1e-3) and got_a[-1].end_s == pytest.approx(3.0, abs=1e-3)
     assert got_a[0].keyframe_aligned and got_b[0].keyframe_aligned
+    # materialize: every clip is a file of its own with the clip's frames (the mp4 read by reference)
+    for r in got_a + got_b:
+        with av.open(io.BytesIO(r.clip_bytes)) as made:
+            assert sum(1 for _ in made.decode(video=0)) == r.end_frame - r.start_frame, r
+        assert r.clip_method in ("stream_copy", "reencode") and r.clip_format == ("webm" if r in got_b and r.clip_method == "stream_copy" else "mp4")
+        assert r.clip_bytes_error is None
     (err,) = got_broken
     assert err.error.startswith("not_video") and err.clip_index is None and err.clip_id == clip_id(err.sample_id, "content", params, None, None)
     videos = {r.sample_id: r for r in spark.table("vclips.signals_clips").collect()}

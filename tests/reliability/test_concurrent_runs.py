@@ -1,10 +1,8 @@
 """Runs into one namespace at the same time take turns through the namespace lease (spark_mm/lake/lease.py).
 
-- Three real ``spark-mm run`` processes (each its own JVM, as users start them) into one namespace
-  on a tiny JSONL recipe (one cheap CPU stage; dedup steps run inside the same lease block):
-  ``run-a``, 2 s later ``run-b``, 2 s later ``run-a`` again. The two distinct runs both exit 0,
-  one of them having waited for the other, and every table holds one row per sample; the second
-  ``run-a`` fails fast (exit 2, "already running") and commits nothing.
+- Real ``spark-mm run`` processes racing into one namespace (two crawls with cross-crawl
+  duplicates and the same run id twice) run on the dev stack's REST catalog:
+  tests/integration/test_stack_concurrency.py.
 - In this process (the shared session): a lease whose process is gone on this host, or whose
   heartbeat expired, is taken over; a live one makes ``acquire`` give up after
   ``run.lease_timeout_s`` naming the holder and ``spark-mm unlock``, which releases it; the
@@ -13,152 +11,23 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 from pyspark.sql import SparkSession
 
 from spark_mm import cli
 from spark_mm.errors import LeaseHeld
 from spark_mm.lake import lease as lease_mod
-from spark_mm.lake.inspect import lineage, open_catalog, runs
-from spark_mm.lake.lease import LeaseRecord, LeaseStore, NamespaceLease, Verdict, is_lease_table, judge
-from spark_mm.lake.settings import LakeSettings
+from spark_mm.lake.lease import LeaseRecord, LeaseStore, NamespaceLease, Verdict, judge
 
-from .jobs import REPO, published
-
-NS = "conc_runs"
-SAMPLES = 40
-RECIPE = {
-    "job": "concurrency",
-    "namespace": NS,
-    "source": {"type": "jsonl", "path": "SET-BY-TEST"},
-    "stages": [{"name": "text", "ops": [{"op": "txt_minhash"}]}],
-    "lake": {"buckets": 4},
-    "spark": {"master": "local[1]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "1"}},
-    "tracking": {"enabled": False},
-}
-RUN_TIMEOUT_S = 300
-
-
-@dataclass
-class Proc:
-    name: str
-    run_id: str
-    proc: subprocess.Popen[str]
-    log: Path
-    started: float
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _start(home: Path, recipe: Path, run_id: str, name: str, logs: Path) -> Proc:
-    env = dict(os.environ, SPARK_MM_HOME=str(home), PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    log = logs / f"{name}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "spark_mm.cli", "run", str(recipe), "--run-id", run_id],
-            env=env, stdout=out, stderr=subprocess.STDOUT, text=True, cwd=REPO, start_new_session=True,
-        )
-    return Proc(name, run_id, proc, log, time.monotonic())
-
-
-def _settings(home: Path) -> LakeSettings:
-    return LakeSettings(uri=f"jdbc:sqlite:{home / 'catalog.db'}", warehouse=(home / "warehouse").as_uri(), buckets=4)
-
-
-@pytest.fixture(scope="module")
-def three_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """run-a, run-b 2 s later, run-a again 2 s after that; all three waited for (bounded)."""
-    root = tmp_path_factory.mktemp("concurrent")
-    home, logs, data = root / "home", root / "logs", root / "data"
-    logs.mkdir()
-    data.mkdir()
-    with (data / "part-0.jsonl").open("w") as f:
-        for i in range(SAMPLES):
-            f.write(json.dumps({"id": f"doc-{i}", "text": f"document number {i} " + "word " * (i % 7), "url": f"https://example.com/{i}"}) + "\n")
-    recipe = root / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump({**RECIPE, "source": {"type": "jsonl", "path": str(data)}}))
-    started = time.monotonic()
-    procs = [_start(home, recipe, "run-a", "a", logs)]
-    time.sleep(2)
-    procs.append(_start(home, recipe, "run-b", "b", logs))
-    time.sleep(2)
-    procs.append(_start(home, recipe, "run-a", "a_again", logs))
-    try:
-        for p in procs:
-            p.proc.wait(timeout=max(1.0, RUN_TIMEOUT_S - (time.monotonic() - started)))
-    finally:
-        for p in procs:
-            if p.proc.poll() is None:
-                os.killpg(p.proc.pid, 9)
-                p.proc.wait(timeout=60)
-    wall = time.monotonic() - started
-    print(f"\nthree concurrent runs took {wall:.1f} s")
-    return {"home": home, "procs": {p.name: p for p in procs}, "wall_s": wall}
-
-
-def _ids(home: Path, table: str) -> list[str]:
-    t = open_catalog(_settings(home)).load_table(f"{NS}.{table}")
-    return t.scan(selected_fields=("sample_id",)).to_arrow().column("sample_id").to_pylist()
-
-
-def _added(home: Path, table: str, run_id: str) -> list[int]:
-    """Rows added by each commit of ``run_id`` on main (pyiceberg, metadata only)."""
-    return [s.added_records or 0 for s in lineage(f"{NS}.{table}", _settings(home)) if s.status == "main" and s.run_id == run_id]
-
-
-def test_two_runs_take_turns_and_every_table_has_one_row_per_sample(three_runs: dict[str, object]) -> None:
-    home, procs = three_runs["home"], three_runs["procs"]
-    a, b = procs["a"], procs["b"]  # type: ignore[index]
-    for p in (a, b):
-        assert p.proc.returncode == 0, f"{p.name} exited {p.proc.returncode}:\n{p.output()[-4000:]}"
-    waited = [p for p in (a, b) if f"waiting for the lease on {NS} held by run " in p.output()]
-    assert len(waited) == 1, "exactly one of the two runs waits for the other:\n" + "\n---\n".join(p.output()[-2000:] for p in (a, b))
-    other = b if waited[0] is a else a
-    assert f"held by run {other.run_id} (" in waited[0].output()
-
-    tables = [i[-1] for i in open_catalog(_settings(home)).list_tables(NS) if not is_lease_table(i[-1])]  # type: ignore[arg-type]
-    assert set(tables) == {"samples", "signals_text"}, tables
-    for table in tables:
-        ids = _ids(home, table)  # type: ignore[arg-type]
-        assert len(ids) == len(set(ids)), f"{table}: {len(ids)} rows for {len(set(ids))} sample ids"
-        assert len(set(ids)) == SAMPLES, f"{table}: {len(set(ids))} sample ids, expected {SAMPLES}"
-    # The run that went second found everything there: it committed, but added no rows.
-    for table in ("samples", "signals_text"):
-        assert _added(home, table, other.run_id) == [SAMPLES], table  # type: ignore[arg-type]
-        assert _added(home, table, waited[0].run_id) in ([], [0]), table  # type: ignore[arg-type]
-    # `spark-mm runs` lists both runs and none of the lease tables.
-    found = {r.run_id: r for r in runs(NS, _settings(home))}  # type: ignore[arg-type]
-    assert {"run-a", "run-b"} <= set(found)
-    assert not any(is_lease_table(t.split(".")[-1]) for r in found.values() for t in r.tables)
-
-
-def test_same_run_id_twice_at_once_fails_fast_and_writes_nothing_twice(three_runs: dict[str, object]) -> None:
-    home, procs = three_runs["home"], three_runs["procs"]
-    first, again = procs["a"], procs["a_again"]  # type: ignore[index]
-    outcomes = sorted((p.proc.returncode, p.name) for p in (first, again))
-    assert [rc for rc, _ in outcomes] == [0, 2], "\n---\n".join(p.output()[-3000:] for p in (first, again))
-    refused = first if first.proc.returncode == 2 else again
-    text = refused.output()
-    assert f"error: run run-a is already running on namespace {NS!r}" in text, text[-3000:]
-    assert f"spark-mm unlock {NS}" in text
-    for table in ("samples", "signals_text"):
-        chunks = published(home, NS, table, "run-a")  # type: ignore[arg-type]
-        assert len(chunks) == 1, f"{table}: run-a published {chunks} (expected one commit)"
 
 
 @pytest.fixture

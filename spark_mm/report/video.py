@@ -58,7 +58,7 @@ VIDEO_SIGNALS: tuple[VideoSignal, ...] = (
     VideoSignal("vid_duration_s", "video duration, s (vid_meta)"),
     VideoSignal("vid_motion_score", "motion score, mean flow px (vid_motion)"),
     VideoSignal("vid_nsfw_score", "NSFW score, P(nsfw) (vid_nsfw)"),
-    VideoSignal("vid_aesthetic_score", "aesthetic score, 1-10 (vid_aesthetic)"),
+    VideoSignal("vid_aesthetic_score", "aesthetic score, 0-10 (vid_aesthetic)"),
     VideoSignal("vid_ocr_area_ratio", "OCR text-area ratio (vid_ocr)"),
 )
 
@@ -174,10 +174,13 @@ def collect_video(c: MetricsCollector, frames: Sequence[tuple[StageResult, DataF
     if per_video is not None:
         table = next(s.table for s, f in frames if f is per_video)
         hists += [LabelledHistogram("clips per video (signals_clips)", table, h) for h in histograms(per_video, CLIPS_STAGE, [CLIP_COUNT])]
-    for sig in VIDEO_SIGNALS:
-        for s, f in frames:
-            if sig.column in f.columns:
-                hists += [LabelledHistogram(sig.label, s.table, h) for h in histograms(f, s.stage, [sig.column])]
+    found: dict[str, LabelledHistogram] = {}
+    for s, f in frames:  # one pair of aggregate passes per table, over every registered column it has
+        cols = [sig.column for sig in VIDEO_SIGNALS if sig.column in f.columns and sig.column not in found]
+        labels = {sig.column: sig.label for sig in VIDEO_SIGNALS}
+        for h in histograms(f, s.stage, cols) if cols else ():
+            found[h.column] = LabelledHistogram(labels[h.column], s.table, h)
+    hists += [found[sig.column] for sig in VIDEO_SIGNALS if sig.column in found]  # registry order
     return VideoMetrics(
         videos, n_clips, n_errors, videos_with_clips, tuple(counts), tuple(splitters), tuple(hists), tuple(reasons), tuple(thumbs),
         clips_full if clips_frame is not None else None, tuple(notes),

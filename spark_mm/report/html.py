@@ -3,9 +3,9 @@
 The page needs nothing from the network (no scripts, fonts or stylesheets from elsewhere), so it
 opens the same from a laptop, an artifact store or an air-gapped cluster. Sections carry stable
 ids (``run``, ``skipped-models``, ``stages``, ``skipped-details``, ``funnel``, ``throughput``, ``errors``,
-``histograms``, ``thumbnails``, ``duplicates``, ``text-samples``, ``recipe``) that tests and
-links rely on; a table of contents (``<nav id="contents">``) under the header links to each
-section the page has.
+``histograms``, ``thumbnails``, ``video``, ``duplicates``, ``text-samples``, ``recipe``) that tests
+and links rely on (``video`` only for a run with video tables, spark_mm/report/video.py); a table
+of contents (``<nav id="contents">``) under the header links to each section the page has.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from spark_mm.paths import home
 from spark_mm.report.metrics import DupCluster, Histogram, RunMetrics, StageMetrics, TextSample, Thumb, ThumbGroup
+from spark_mm.report.video import VideoMetrics
 
-SECTION_IDS = ("run", "stages", "funnel", "throughput", "errors", "histograms", "thumbnails", "duplicates", "text-samples", "recipe")
+SECTION_IDS = ("run", "stages", "funnel", "throughput", "errors", "histograms", "thumbnails", "video", "duplicates", "text-samples", "recipe")
 
 _CSS = """
 *{box-sizing:border-box}
@@ -252,14 +253,58 @@ def _errors(m: RunMetrics) -> str:
 def _histograms(hists: Sequence[Histogram]) -> str:
     if not hists:
         return '<section id="histograms"><h2>Signal histograms</h2><p class="muted">No numeric signal columns.</p></section>'
-    cells = []
-    for h in hists:
-        stats = f"n={_num(h.count)} nulls={_num(h.nulls)} min={_num(h.minimum)} p5={_num(h.p05)} p50={_num(h.p50)} p95={_num(h.p95)} max={_num(h.maximum)}"
-        if h.mean is not None:
-            stats += f" mean={_num(h.mean)} std={_num(h.std)}"
-        stats += " (bins p1–p99)" if h.clipped else ""
-        cells.append(f'<div class="hist"><div class="t">{_e(h.column)} <span class="muted">({_e(h.stage)})</span></div>{histogram_svg(h)}<div class="s">{stats}</div></div>')
-    return f'<section id="histograms"><h2>Signal histograms</h2><div class="hists">{"".join(cells)}</div></section>'
+    cells = "".join(_hist_cell(h, h.column, h.stage) for h in hists)
+    return f'<section id="histograms"><h2>Signal histograms</h2><div class="hists">{cells}</div></section>'
+
+
+def _hist_cell(h: Histogram, title: str, where: str) -> str:
+    """One histogram's box: title, bars, then n, nulls and the summary statistics."""
+    stats = f"n={_num(h.count)} nulls={_num(h.nulls)} min={_num(h.minimum)} p5={_num(h.p05)} p50={_num(h.p50)} p95={_num(h.p95)} max={_num(h.maximum)}"
+    if h.mean is not None:
+        stats += f" mean={_num(h.mean)} std={_num(h.std)}"
+    stats += " (bins p1–p99)" if h.clipped else ""
+    return f'<div class="hist"><div class="t">{_e(title)} <span class="muted">({_e(where)})</span></div>{histogram_svg(h)}<div class="s">{stats}</div></div>'
+
+
+def _video(v: VideoMetrics | None) -> str:
+    """The video section: clip counts, splitters, score histograms, split errors, middle keyframes."""
+    if v is None:
+        return ""
+    parts = ['<section id="video"><h2>Video</h2>']
+    if v.clips_table is None:
+        parts.append('<p class="muted">This run has no <code>clips:</code> step: no clip counts or keyframes.</p>')
+    else:
+        parts.append(
+            f'<p class="muted">The clips step read <b>{_num(v.videos)}</b> videos: <b>{_num(v.clips)}</b> clips in '
+            f"<code>{_e(v.clips_table)}</code>, {_num(v.videos_with_clips)} videos with at least one clip, "
+            f"{_num(v.error_rows)} error rows.</p>"
+        )
+        parts.append("<h3>Clips per video</h3>" + _table(("clips", "videos"), [(_num(k), _num(n)) for k, n in v.clips_per_video], (0, 1)))
+        rows = [(_e(sp.splitter), f"<code>{_e(sp.params)}</code>", _num(sp.clips), _num(sp.error_rows)) for sp in v.splitters]
+        parts.append("<h3>Splitters</h3>" + _table(("splitter", "parameters", "clips", "error rows"), rows, (2, 3), wrap=(1,)))
+    if v.histograms:
+        cells = "".join(_hist_cell(lh.histogram, lh.label, lh.table) for lh in v.histograms)
+        parts.append(f'<h3>Histograms</h3><p class="muted">Nulls are counted, not dropped: bins plus nulls are the rows of each table.</p><div class="hists">{cells}</div>')
+    if v.clips_table is not None:
+        if v.reasons:
+            rows = [(_e(r.reason), _num(r.videos), _num(r.error_rows), _e(r.message)) for r in v.reasons]
+            parts.append('<h3 id="video-errors">Videos not split, by reason</h3>' + _table(("reason", "videos", "error rows", "most frequent message"), rows, (1, 2), wrap=(3,)))
+        else:
+            parts.append('<h3 id="video-errors">Videos not split, by reason</h3><p class="good">Every video was split.</p>')
+        figs = "".join(
+            _figure(
+                Thumb(t.clip_id, "", t.image_uri, f"{t.sample_id} clip {t.clip_index}, frame {t.frame}", t.note),
+                f"<code>{_e(t.sample_id[:12])}</code> #{t.clip_index} frame {t.frame} ({_num(t.start_s, 2)}–{_num(t.end_s, 2)} s)",
+            )
+            for t in v.thumbs
+        )
+        parts.append(
+            '<h3 id="video-keyframes">Middle keyframes</h3><p class="muted">The frame each clip is hashed at for clip dedup '
+            f"(<code>clip_phash_frame</code>), {len(v.thumbs)} clips, each video's first clip first.</p>"
+            + (f'<div class="grid">{figs}</div>' if figs else '<p class="muted">No clip to show.</p>')
+        )
+    parts += [f'<p class="muted">{_e(n)}</p>' for n in v.notes]
+    return "".join(parts) + "</section>"
 
 
 def _figure(t: Thumb, caption: str) -> str:
@@ -347,6 +392,7 @@ def render(m: RunMetrics) -> str:
         ("errors", "Errors", _errors),
         ("histograms", "Histograms", lambda m: _histograms(m.histograms)),
         ("thumbnails", "Images", lambda m: _thumbs(m.thumb_groups)),
+        ("video", "Video", lambda m: _video(m.video)),
         ("duplicates", "Duplicates", _dups),
         ("text-samples", "Text samples", lambda m: _texts(m.text_samples)),
         ("recipe", "Recipe", _recipe),

@@ -14,7 +14,9 @@ What is measured:
 - a histogram (20 equal bins plus p5/p50/p95) of every numeric signal column;
 - thumbnails of kept and rejected images with the first failing reason, near-duplicate clusters
   when dedup columns (``dup_cluster_id``, ``dup_cluster_size``, ``dup_keep``, ``dup_reason``)
-  exist, and text snippets per filter reason for text recipes.
+  exist, and text snippets per filter reason for text recipes;
+- for a run with video tables, the video section (``spark_mm/report/video.py``): clips per video,
+  splitters, video score histograms, split errors by reason, middle-keyframe thumbnails.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -36,6 +39,9 @@ from spark_mm.engine.context import StageResult
 from spark_mm.engine.runner import RunResult
 from spark_mm.ops.base import Filter
 from spark_mm.recipe import LoadedRecipe
+
+if TYPE_CHECKING:
+    from spark_mm.report.video import VideoMetrics
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +371,7 @@ class RunMetrics:
     recipe_path: str | None = None  # the recipe file, when the run's recipe came from one
     recipe_source: str | None = None  # that file's text verbatim (comments included)
     recipe_overrides: tuple[str, ...] = ()  # ``key=value`` applied on top of it, in order
+    video: VideoMetrics | None = None  # the video section (spark_mm/report/video.py); None: no video tables
 
     def snapshot_ids(self) -> dict[str, int]:
         """Stage name → the snapshot it committed (stages without a commit are left out)."""
@@ -427,13 +434,19 @@ def thumbnail(data: bytes | None, px: int = THUMB_PX) -> tuple[str | None, str]:
             if im.width * im.height > MAX_THUMB_SOURCE_PIXELS:
                 return None, f"{im.width}x{im.height} px not thumbnailed"
             im.draft("RGB", (px * 2, px * 2))  # JPEG: decode at a reduced scale
-            im = im.convert("RGB")
-            im.thumbnail((px, px))
-            out = io.BytesIO()
-            im.save(out, "JPEG", quality=70)
+            uri = jpeg_uri(im, px)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as err:
         return None, f"does not decode: {type(err).__name__}"
-    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii"), ""
+    return uri, ""
+
+
+def jpeg_uri(im: Any, px: int = THUMB_PX, quality: int = 70) -> str:
+    """A PIL image downscaled to at most ``px`` on its longer side, as a base64 JPEG ``data:`` URI."""
+    im = im.convert("RGB")
+    im.thumbnail((px, px))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 class MetricsCollector:
@@ -491,6 +504,7 @@ class MetricsCollector:
     def collect(self) -> RunMetrics:
         """Run every aggregate and sample query; returns the typed result."""
         from spark_mm.lake.lineage import code_version
+        from spark_mm.report.video import collect_video
 
         frames = self._stage_frames()
         stage_metrics = self.stage_metrics()
@@ -511,6 +525,7 @@ class MetricsCollector:
                 texts = self.text_samples(funnel, steps, samples, frames, text_col)
             if has_dedup:
                 dups = self.dup_clusters(funnel, samples, frames, text_col)
+        video = collect_video(self, frames)
         return RunMetrics(
             run_id=self.result.run_id,
             job=self.result.job,
@@ -537,6 +552,7 @@ class MetricsCollector:
             recipe_path=self.loaded.source_path,
             recipe_source=self.loaded.source_text,
             recipe_overrides=tuple(self.loaded.overrides),
+            video=video,
         )
 
     def stage_metrics(self) -> list[StageMetrics]:

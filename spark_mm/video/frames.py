@@ -15,7 +15,8 @@ Two ways to pick frames, the two Data-Juicer's video operators offer (``frame_sa
 
 :func:`uniform_seconds` and :func:`uniform_indices` are the rule on numbers alone; :func:`sample`
 applies it to an open container in two passes (demux for timestamps, then decode only what is
-picked). docs/video.md lists where this differs from Data-Juicer. Nothing here imports pyspark.
+picked); :func:`frames_at` decodes given frame indices the same way (the report's keyframe thumbnails).
+docs/video.md lists where this differs from Data-Juicer. Nothing here imports pyspark.
 """
 
 from __future__ import annotations
@@ -168,15 +169,7 @@ def sample(av: Any, stream: BinaryIO, sampling: Sampling) -> Sampled:
             if not pts or duration is None:
                 raise SplitError(ClipReason.DECODE_ERROR, "no video packets or no duration")
             want = uniform_indices(pts, keys, tb, duration, sampling.n)
-            wanted_pts: dict[int, int] = {}
-            for i in want:
-                wanted_pts[pts[i]] = wanted_pts.get(pts[i], 0) + 1
-            got: dict[int, Any] = {}
-            for frame in container.decode(video):
-                if frame.pts in wanted_pts and frame.pts not in got:
-                    got[frame.pts] = frame.to_ndarray(format="bgr24")
-                    if len(got) == len(wanted_pts):
-                        break
+            got = _decode_pts(container, video, {pts[i] for i in want})
             frames = [got[pts[i]] for i in want if pts[i] in got]
             secs = [float(pts[i] * tb) for i in want if pts[i] in got]
         except av.FFmpegError as err:
@@ -184,6 +177,40 @@ def sample(av: Any, stream: BinaryIO, sampling: Sampling) -> Sampled:
         if not frames:
             raise SplitError(ClipReason.DECODE_ERROR, "no frame decoded")
         return Sampled(frames, secs, len(pts))
+
+
+def _decode_pts(container: Any, video: Any, wanted: set[int]) -> dict[int, Any]:
+    """BGR arrays of the frames whose raw pts is in ``wanted``, decoding once from the start and
+    stopping after the last of them."""
+    got: dict[int, Any] = {}
+    if not wanted:
+        return got
+    for frame in container.decode(video):
+        if frame.pts in wanted and frame.pts not in got:
+            got[frame.pts] = frame.to_ndarray(format="bgr24")
+            if len(got) == len(wanted):
+                break
+    return got
+
+
+def frames_at(av: Any, stream: BinaryIO, indices: Sequence[int]) -> dict[int, Any]:
+    """BGR arrays of the frames at ``indices`` (presentation order, as ``video_clips.clip_phash_frame``
+    counts them), by the same two passes as :func:`sample`: demux for timestamps, then decode up to
+    the last wanted frame. Indices past the end are left out.
+
+    Raises:
+        SplitError: not a video, not openable, or the decode fails (the clips step's reasons).
+    """
+    container = _open(av, stream)
+    with container:
+        video = container.streams.video[0]
+        try:
+            pts, _ = _timestamps(container)
+            by_pts = {pts[i]: i for i in sorted(set(indices)) if 0 <= i < len(pts)}
+            got = _decode_pts(container, video, set(by_pts))
+        except av.FFmpegError as err:
+            raise SplitError(ClipReason.DECODE_ERROR, f"decode failed: {type(err).__name__}: {err}") from err
+    return {by_pts[p]: bgr for p, bgr in got.items()}
 
 
 def _keyframes(container: Any, video: Any, tb: Fraction) -> Sampled:

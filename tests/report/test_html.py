@@ -26,6 +26,7 @@ from spark_mm.report.metrics import (
     short_message,
     thumbnail,
 )
+from spark_mm.report.video import KeyframeThumb, LabelledHistogram, SplitReason, SplitterCount, VideoMetrics
 
 
 def _png(w: int, h: int) -> bytes:
@@ -74,6 +75,19 @@ def _metrics(**over: object) -> RunMetrics:
     return RunMetrics(**base)  # type: ignore[arg-type]
 
 
+def _video(uri: str) -> VideoMetrics:
+    dur = Histogram("clips", "clip_duration_s", 5, 0, 0.5, 1.5, 0.5, 1.25, 1.5, tuple(0.5 + 0.05 * i for i in range(21)), (1,) + (0,) * 14 + (2,) + (0,) * 3 + (2,))
+    motion = Histogram("meta", "vid_motion_score", 2, 1, 0.1, 0.3, 0.1, 0.2, 0.3, tuple(0.1 + 0.01 * i for i in range(21)), (1,) + (0,) * 18 + (1,))
+    return VideoMetrics(
+        videos=3, clips=5, error_rows=1, videos_with_clips=2, clips_per_video=((3, 1), (2, 1), (0, 1)),
+        splitters=(SplitterCount("content", '{"threshold":27.0}', 5, 1),),
+        histograms=(LabelledHistogram("clip duration, s (video_clips)", "lake.t.video_clips", dur), LabelledHistogram("motion <score>", "lake.t.signals_meta", motion)),
+        reasons=(SplitReason("not_video", 1, 1, "not_video: not a <video> container"),),
+        thumbs=(KeyframeThumb("c" * 32, "a" * 32, 0, 6, 0.0, 1.25, uri), KeyframeThumb("d" * 32, "b" * 32, 0, 9, 0.0, 1.5, None, "decode_error: no frame decoded")),
+        clips_table="lake.t.video_clips", notes=("clips read from lake.t.video_clips",),
+    )
+
+
 def test_thumbnail_downscales_and_reports_bad_payloads() -> None:
     uri, note = thumbnail(_png(1024, 256))
     assert note == "" and uri is not None
@@ -88,7 +102,7 @@ def test_thumbnail_downscales_and_reports_bad_payloads() -> None:
 
 
 def test_render_has_every_section_and_nothing_external() -> None:
-    page = render(_metrics())
+    page = render(_metrics(video=_video(thumbnail(_png(64, 48))[0])))
     ids = set(re.findall(r'id="([a-z-]+)"', page))
     assert set(SECTION_IDS) <= ids
     assert "skipped-models" in ids
@@ -96,7 +110,7 @@ def test_render_has_every_section_and_nothing_external() -> None:
     assert "<script" not in page  # the recipe's text is escaped, never executed
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "too_&lt;long&gt;: 1" in page and "bad &lt;html&gt;" in page
-    assert page.count("data:image/jpeg;base64,") == 3  # one kept thumbnail + two cluster members
+    assert page.count("data:image/jpeg;base64,") == 4  # one kept thumbnail + two cluster members + one keyframe
     assert "img_clip@1" in page and "img_siglip2@1" in page
     details = page.split('id="skipped-details"', 1)[1].split("</section>", 1)[0]
     assert "open_clip:ViT-L-14/openai" in details and "&lt;hf cache&gt;" in details and "img_siglip2@1" in details
@@ -108,6 +122,7 @@ def test_optional_sections_follow_the_data() -> None:
     page = render(_metrics(skipped_models=(), skipped_details=(), thumb_groups=(), text_samples=(), dup_clusters=(), has_dedup=False, errors=()))
     ids = set(re.findall(r'id="([a-z-]+)"', page))
     assert "skipped-models" not in ids and "skipped-details" not in ids and "thumbnails" not in ids and "text-samples" not in ids
+    assert "video" not in ids and 'href="#video"' not in page  # no video tables: no video section
     assert "This run has no dedup columns." in page
     assert "No record had an error." in page
 
@@ -207,3 +222,17 @@ def test_error_messages_and_long_strings_wrap() -> None:
     assert re.search(r"\btd\.w\{[^}]*overflow-wrap:anywhere", css) and re.search(r"\bpre\{[^}]*overflow-wrap:anywhere", css)  # ... and wrapped
     assert "<td><code>txt_extract</code></td>" in page  # names never break mid-name
     assert "break-all" not in css  # wraps only where a string would overflow, not inside every word
+
+
+def test_video_section() -> None:
+    uri = thumbnail(_png(64, 48))[0]
+    page = render(_metrics(video=_video(uri)))
+    section = page.split('<section id="video">', 1)[1].split("</section>", 1)[0]
+    assert 'href="#video"' in page and "<b>3</b> videos: <b>5</b> clips in <code>lake.t.video_clips</code>" in section
+    assert "<td class=\"n\">3</td><td class=\"n\">1</td>" in section  # clips per video: 3 clips, 1 video
+    assert "content" in section and "{&quot;threshold&quot;:27.0}" in section
+    assert section.count('class="hist"') == 2 and "motion &lt;score&gt;" in section and "nulls=1" in section
+    assert "not a &lt;video&gt; container" in section and section.count(f'src="{uri}"') == 1
+    assert "decode_error: no frame decoded" in section  # a keyframe that did not decode is a note, not a hole
+    no_clips = render(_metrics(video=VideoMetrics(0, 0, 0, 0, (), (), (), (), ())))
+    assert 'id="video"' in no_clips and "no <code>clips:</code> step" in no_clips and 'id="video-keyframes"' not in no_clips

@@ -151,6 +151,7 @@ def test_histograms_binned_in_spark(metrics: RunMetrics) -> None:
     assert words.p50 == 120.0
     size = hists["dup_cluster_size"]
     assert (size.counts[0], size.counts[-1], sum(size.counts)) == (5, 3, 8)
+    assert metrics.video is None  # a text run has no video tables: no video section
 
 
 def test_text_samples_per_reason(metrics: RunMetrics) -> None:

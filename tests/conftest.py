@@ -79,7 +79,9 @@ def standalone(stack, tmp_path_factory: pytest.TempPathFactory):  # type: ignore
     """A Spark standalone master and two workers (1 core, 2 GiB each) beside the shared stack.
 
     Started only for the tests that ask for it; its nodes get the store's credentials in their
-    environment, as the stack's own ``up(cluster=True)`` gives them.
+    environment, as the stack's own ``up(cluster=True)`` gives them. Users: tests/airflow (the
+    z_image DAG's submit) and tests/integration/test_standalone_cluster.py, which kills one worker
+    and so must stay its last user (it is: pytest runs tests/airflow first).
     """
     from spark_mm.devstack import object_store, spark_cluster
 

@@ -12,6 +12,11 @@ pyspark (Airflow's virtualenv has neither). Where things are, read when the DAG 
 - ``SPARK_MM_HOME``: the project-local state directory of the embedded catalog (default:
   ``$SPARK_MM_REPO/lakehouse``, the same place ``make demo`` writes to).
 - ``SPARK_MM_SPARK_CONN_ID``: the Airflow connection giving master / deploy mode (default ``spark_default``).
+- ``SPARK_MM_ARCHIVE``: the spark_mm package archive for a cluster's executors, as
+  ``python -m spark_mm.devstack.ship OUT.zip`` writes it (``PATH`` or ``PATH#name``; default: none,
+  right for ``local[*]``, where executors import the driver's spark_mm). Every task then passes
+  ``--archives PATH#spark_mm_pkg --conf spark.executorEnv.PYTHONPATH=spark_mm_pkg``, the flags
+  ``ship.submit_args`` prints, so executors never rely on a checkout or virtualenv of the driver.
 
 Read when a task runs: the DAG params (``overrides``, and per DAG e.g. ``source_path``), Airflow
 Variables named by the DAG (e.g. ``spark_mm_fineweb_source_path``) and the JSON Variable
@@ -37,6 +42,9 @@ from airflow.sdk import DAG, Param, Variable
 
 SPARK_CONF_VARIABLE = "spark_mm_spark_conf"
 """Airflow Variable (JSON object) whose entries are added as ``--conf key=value`` to every job."""
+
+ARCHIVE_NAME = "spark_mm_pkg"
+"""Folder an archive without ``#name`` unpacks to in each executor's working directory (spark_mm.devstack.ship.ARCHIVE_NAME)."""
 
 _RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _OVERRIDE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_.-]+)*=")
@@ -76,6 +84,24 @@ def override_args(overrides: Sequence[str]) -> list[str]:
     return args
 
 
+def archive_spec(value: str) -> str:
+    """``--archives`` value for ``SPARK_MM_ARCHIVE``: ``PATH#name``, the name defaulting to :data:`ARCHIVE_NAME`.
+
+    Raises:
+        ValueError: the name after ``#`` is empty or not a plain folder name.
+
+    >>> archive_spec("/d/spark_mm_pkg.zip"), archive_spec("s3://b/p.zip#pkg"), archive_spec("")
+    ('/d/spark_mm_pkg.zip#spark_mm_pkg', 's3://b/p.zip#pkg', '')
+    """
+    if not value:
+        return ""
+    path, _, name = value.partition("#")
+    name = name or ARCHIVE_NAME
+    if not path or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"SPARK_MM_ARCHIVE={value!r}: expected PATH or PATH#folder (e.g. /dist/spark_mm_pkg.zip#{ARCHIVE_NAME})")
+    return f"{path}#{name}"
+
+
 @dataclass(frozen=True)
 class Environment:
     """Where the checkout, its spark-submit and its Python are (see the module docstring)."""
@@ -85,6 +111,7 @@ class Environment:
     python: str
     home: str
     conn_id: str
+    archive: str = ""  # PATH#name of the package archive shipped to executors; "" ships nothing
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Environment:
@@ -96,7 +123,14 @@ class Environment:
             python=env.get("SPARK_MM_PYTHON", str(repo / ".venv" / "bin" / "python")),
             home=env.get("SPARK_MM_HOME") or str(repo / "lakehouse"),
             conn_id=env.get("SPARK_MM_SPARK_CONN_ID") or "spark_default",
+            archive=archive_spec(env.get("SPARK_MM_ARCHIVE") or ""),
         )
+
+    def archive_conf(self) -> dict[str, str]:
+        """Spark properties that put the shipped archive first on the executors' Python path."""
+        if not self.archive:
+            return {}
+        return {"spark.executorEnv.PYTHONPATH": self.archive.rsplit("#", 1)[1]}
 
     def env_vars(self) -> dict[str, str]:
         """Environment of the spark-submit process (added to the worker's own environment)."""
@@ -234,7 +268,8 @@ def spark_mm_dag(
             conn_id=env.conn_id,
             spark_binary=env.spark_submit,
             env_vars=env.env_vars(),
-            conf=dict(conf or {}),
+            archives=env.archive or None,
+            conf={**env.archive_conf(), **(conf or {})},
             name=f"spark-mm-{dag_id}",
         )
     return dag

@@ -82,7 +82,7 @@ def test_dagbag_imports_cleanly_with_schedules_and_retries(airflow_home: Path, t
                     "retry_delay_s": t.retry_delay.total_seconds(),
                     "timeout_s": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                     "application": t.application, "recipe": t.recipe, "spark_binary": t._spark_binary,
-                    "conn_id": t._conn_id, "env_vars": t.env_vars,
+                    "conn_id": t._conn_id, "env_vars": t.env_vars, "archives": t._archives, "conf": t.conf,
                 } for t in dag.tasks],
             }
         emit({"errors": bag.import_errors, "dags": dags,
@@ -108,6 +108,7 @@ def test_dagbag_imports_cleanly_with_schedules_and_retries(airflow_home: Path, t
         assert task["spark_binary"] == str(REPO / ".venv" / "bin" / "spark-submit")
         assert task["conn_id"] == "spark_default"
         assert task["env_vars"]["PYSPARK_PYTHON"] == str(REPO / ".venv" / "bin" / "python")
+        assert task["archives"] is None and "spark.executorEnv.PYTHONPATH" not in task["conf"], "no SPARK_MM_ARCHIVE: nothing shipped"
     for web in ("fineweb", "refinedweb"):
         assert "source_path" in got["dags"][web]["params"]
 
@@ -197,37 +198,74 @@ def test_failed_submit_is_retried_with_the_same_run_id(airflow_home: Path, tmp_p
     assert "--master local[2]" in tries[0] and str(REPO / "jobs" / "z_image.py") in tries[0]
 
 
-def test_dag_test_z_image_writes_iceberg_tables(airflow_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real ``dag.test()`` of the z_image DAG on the embedded sample, checked with pyiceberg."""
-    home = tmp_path / "lakehouse"
+@pytest.mark.cluster
+def test_dag_test_z_image_on_the_standalone_master(airflow_home: Path, tmp_path: Path, standalone, stack, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A real ``dag.test()`` of the z_image DAG whose spark-submit goes to the session's Spark
+    standalone master (connection ``spark_default`` = ``spark://127.0.0.1:PORT``, client mode), the
+    package shipped with ``SPARK_MM_ARCHIVE`` as on a real cluster, the tables into the stack's REST
+    catalog on S3; checked with pyiceberg over REST + S3.
+
+    ``dedup=[]``: the dedup step has its own tests; here it would only add a minute of Spark jobs.
+    """
+    from pyiceberg.catalog import load_catalog
+
+    from spark_mm.devstack import object_store, ship, spark_cluster
+
+    archive = ship.pack(tmp_path / "spark_mm_pkg.zip")
+    ns = "airflow_standalone"
+    overrides = [f"namespace={ns}", "lake.buckets=4", "tracking.enabled=false", "dedup=[]", *stack.set_flags()]
+    # what an operator sets once for the cluster: executor sizing in the shared Variable
+    cluster_conf = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.cores.max": "2", "spark.ui.enabled": "false"}
     got = run_airflow(
-        """
+        f"""
         from _spark_mm import spark_mm_run_id
         dag = bag.dags["z_image"]
-        dr = dag.test(run_conf={"overrides": ["namespace=airflow_test", "lake.buckets=4", "tracking.enabled=false"]})
-        emit({"state": str(dr.state), "spark_mm_run_id": spark_mm_run_id(dag.dag_id, dr.run_id),
-              "tis": {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}})
+        task = dag.tasks[0]
+        dr = dag.test(run_conf={{"overrides": {overrides!r}}})
+        emit({{"state": str(dr.state), "spark_mm_run_id": spark_mm_run_id(dag.dag_id, dr.run_id),
+               "tis": {{ti.task_id: str(ti.state) for ti in dr.get_task_instances()}},
+               "archives": task._archives, "conf": task.conf}})
         """,
         airflow_home,
         tmp_path,
-        extra_env={"SPARK_MM_HOME": str(home)},
+        extra_env={
+            "SPARK_MM_HOME": str(tmp_path / "lakehouse"),
+            "SPARK_MM_ARCHIVE": str(archive),
+            "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(
+                {"conn_type": "spark", "host": "spark://127.0.0.1", "port": standalone.master_port, "extra": {"deploy-mode": "client"}}
+            ),
+            "AIRFLOW_VAR_SPARK_MM_SPARK_CONF": json.dumps(cluster_conf),
+            "SPARK_LOCAL_IP": "127.0.0.1",  # the client-mode driver on loopback, like the nodes
+            **object_store.credentials_env(),  # the driver's store credentials (the nodes have theirs)
+        },
+        timeout=900,
     )
     assert got["state"] == "success", got
     assert got["tis"] == {"spark_submit_z_image": "success"}
+    assert got["archives"] == f"{archive}#{ship.ARCHIVE_NAME}"
+    assert got["conf"]["spark.executorEnv.PYTHONPATH"] == ship.ARCHIVE_NAME  # the flags ship.submit_args gives
+    assert ship.submit_args(archive)[1] == got["archives"]
 
-    from pyiceberg.catalog import load_catalog
-
-    from spark_mm.lake.settings import LakeSettings
-
-    monkeypatch.setenv("SPARK_MM_HOME", str(home))
-    catalog = load_catalog("lake", **LakeSettings().pyiceberg_properties())
-    samples = catalog.load_table("airflow_test.samples")
-    signals = catalog.load_table("airflow_test.signals_image_cpu")
+    for key, value in object_store.credentials_env().items():
+        monkeypatch.setenv(key, value)
+    props = stack.lake_settings(buckets=4).pyiceberg_properties() | {"s3.region": object_store.REGION}
+    catalog = load_catalog("lake", **props)
+    samples = catalog.load_table(f"{ns}.samples")
     n_samples = samples.scan(selected_fields=("sample_id",)).to_arrow().num_rows
-    assert n_samples > 0
-    assert signals.scan(selected_fields=("sample_id",)).to_arrow().num_rows == n_samples
+    assert n_samples > 100
+    for stage in ("image_cpu", "image_models"):
+        assert catalog.load_table(f"{ns}.signals_{stage}").scan(selected_fields=("sample_id",)).to_arrow().num_rows == n_samples, stage
+    assert all(task.file.file_path.startswith("s3://lake/warehouse/") for task in samples.scan().plan_files())
     # The commit carries the run id derived from the DAG run, so an Airflow retry resumes this run.
     summary = samples.current_snapshot().summary
     assert summary["spark-mm.run-id"] == got["spark_mm_run_id"]
     assert summary["spark-mm.job"] == "z_image"
     assert samples.spec().fields[0].transform.num_buckets == 4  # --set lake.buckets=4 reached the job
+
+    # The application ran on the standalone master, its executors on the workers, each with the
+    # archive unpacked in its working directory (native module included).
+    app = catalog.load_table(f"{ns}.signals_image_cpu").current_snapshot().summary["spark.app.id"]
+    state = spark_cluster.master_state(standalone.ui_url)
+    assert app in {a["id"] for a in state["completedapps"]}, (app, state["completedapps"])  # type: ignore[union-attr]
+    unpacked = [d for w in standalone.workers for d in Path(w.work_dir, app).glob(f"*/{ship.ARCHIVE_NAME}/spark_mm")]
+    assert unpacked and all(list(d.glob("_native*.so")) for d in unpacked), unpacked

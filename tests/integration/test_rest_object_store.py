@@ -22,7 +22,7 @@ NS = "zi"  # the namespace of first_run, so every table name and sample id match
 
 @pytest.fixture(scope="module")
 def stack_run(stack: devstack.Stack, stack_catalog: str, spark: SparkSession, first_run):  # type: ignore[no-untyped-def]
-    """The same recipe as first_run into catalog ``stack`` (the session-wide stack, tests/integration/conftest.py)."""
+    """The same recipe as first_run into catalog ``stack`` (the session-wide stack, tests/conftest.py)."""
     overrides = [f"namespace={NS}", "tracking.enabled=false", f"lake.catalog={stack_catalog}", "lake.buckets=4"]
     overrides += [f for f in stack.set_flags()]
     loaded = recipes.load(REPO / "conf" / "z_image.yaml", overrides)

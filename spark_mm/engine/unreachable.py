@@ -77,7 +77,7 @@ def find(err: BaseException, lake: LakeSettings) -> tuple[str, str, str] | None:
         needle = _needle(address)
         hit = next((line for line in failed if needle in line), None)
         if hit is not None:
-            return service.name(lake), address, hit[:300]
+            return service.name(lake), address, re.sub(r"^(Caused by:|:)\s*", "", hit)[:300]
     return None
 
 

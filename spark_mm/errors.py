@@ -54,3 +54,13 @@ class RunAlreadyRunning(LeaseHeld):
 
 class IdentifierError(SparkMMError):
     """A run id, table, namespace or column name cannot be used safely in SQL, DDL or a filter."""
+
+
+class ServiceUnreachable(SparkMMError):
+    """A server the run writes through (the catalog, the object store) stopped answering mid-run;
+    the message names it, its address and the step, and says to re-run with the same run id."""
+
+    def __init__(self, message: str, service: str, address: str) -> None:
+        super().__init__(message)
+        self.service = service
+        self.address = address

@@ -1,5 +1,7 @@
-"""``python -m spark_mm.devstack up [--cluster] [--no-tracking]|down|status|env``: the local object store +
-REST catalog + MLflow server (+ a Spark standalone master and two workers with ``--cluster``)."""
+"""``python -m spark_mm.devstack up [--cluster] [--no-tracking]|down|status|env|restart-catalog|restart-store``:
+the local object store + REST catalog + MLflow server (+ a Spark standalone master and two workers
+with ``--cluster``); a restart keeps the port and the state (catalog: its SQLite file; store: its
+recording, replayed)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from spark_mm.paths import home
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_mm.devstack", description=__doc__)
-    parser.add_argument("command", choices=("up", "down", "status", "env"))
+    parser.add_argument("command", choices=("up", "down", "status", "env", "restart-catalog", "restart-store"))
     parser.add_argument("--no-tracking", action="store_true", help="up: without the MLflow tracking server")
     parser.add_argument("--cluster", action="store_true", help="up: also start a Spark standalone master and two workers")
     args = parser.parse_args(argv)
@@ -37,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     if current is None:
         print(f"no stack recorded under {root}; start one with: python -m spark_mm.devstack up", file=sys.stderr)
         return 1
+    if args.command == "restart-catalog":
+        current, seconds = stack.restart_catalog(root)
+        print(f"REST catalog restarted in {seconds} s at {current.catalog.uri} (pid {current.catalog.pid})")
+        return 0
+    if args.command == "restart-store":
+        current, restarted = stack.restart_store(root)
+        print(f"object store restarted at {current.store.endpoint} (pid {current.store.pid}) in {restarted.start_s} s; "
+              f"{restarted.replayed} recorded requests replayed in {restarted.replay_s} s")
+        return 0
     if args.command == "status":
         parts = [("catalog", current.catalog.pid, current.catalog.uri), ("object store", current.store.pid, current.store.endpoint)]
         if current.tracking:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from spark_mm.devstack import mlflow_server, object_store, processes, rest_catalog, spark_cluster
+from spark_mm.errors import ConfigError
 from spark_mm.lake.settings import CatalogType, LakeSettings
 
 BUCKET = "lake"
@@ -44,12 +45,14 @@ def up(root: Path, tracking: bool = False, cluster: bool = False) -> Stack:
 
     ``tracking``: also an MLflow server, its artifacts on the stack's bucket. ``cluster``: also a
     Spark standalone master and two workers (:mod:`spark_cluster`), whose nodes get the store's
-    credentials in their environment (as an instance profile would).
+    credentials in their environment (as an instance profile would). The store records its requests
+    under ``<root>/store`` so :func:`restart_store` brings its objects back.
     """
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     logs = root / "logs"
-    store = object_store.start(logs)
+    (root / "store").mkdir(exist_ok=True)
+    store = object_store.start(logs, record=root / "store" / "recording.jsonl")
     try:
         object_store.create_bucket(store, BUCKET)
         catalog = rest_catalog.start(logs, root / "catalog", store, WAREHOUSE)
@@ -69,8 +72,42 @@ def up(root: Path, tracking: bool = False, cluster: bool = False) -> Stack:
         processes.stop(store.pid)
         raise
     stack = Stack(str(root), store, catalog, round(time.monotonic() - t0, 2), tracking=server, cluster=spark)
-    state_file(root).write_text(json.dumps(asdict(stack), indent=2))
+    _save(stack)
     return stack
+
+
+def _save(stack: Stack) -> None:
+    state_file(Path(stack.root)).write_text(json.dumps(asdict(stack), indent=2))
+
+
+def _loaded(root: Path) -> Stack:
+    stack = load(root)
+    if stack is None:
+        raise ConfigError(f"no dev stack recorded under {root}: start one with python -m spark_mm.devstack up")
+    return stack
+
+
+def restart_catalog(root: Path) -> tuple[Stack, float]:
+    """Stop the REST catalog if it still runs and start it again on the same port with the same
+    SQLite file (every table it knew, at the metadata it last committed); the stack and the seconds
+    until it answered. The state file gets the new pid."""
+    stack = _loaded(root)
+    processes.stop(stack.catalog.pid)
+    t0 = time.monotonic()
+    catalog = rest_catalog.start(root / "logs", root / "catalog", stack.store, WAREHOUSE, port=stack.catalog.port)
+    new = replace(stack, catalog=catalog)
+    _save(new)
+    return new, round(time.monotonic() - t0, 2)
+
+
+def restart_store(root: Path) -> tuple[Stack, object_store.Restarted]:
+    """Stop the object store if it still runs and start it again on the same port with its objects
+    replayed from its recording (:func:`object_store.restart`); the state file gets the new pid."""
+    stack = _loaded(root)
+    restarted = object_store.restart(stack.store, root / "logs")
+    new = replace(stack, store=restarted.store)
+    _save(new)
+    return new, restarted
 
 
 def load(root: Path) -> Stack | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -32,6 +33,7 @@ from spark_mm.engine.plan import StagePlan, make_stage_fn
 from spark_mm.engine.progress import StageProgress
 from spark_mm.engine.resources import gpu_profile
 from spark_mm.engine.session import build_session
+from spark_mm.engine.unreachable import naming_services
 from spark_mm.errors import RecipeError, StageCountMismatch
 from spark_mm.lake.audit import AuditSpec
 from spark_mm.lake.lease import NamespaceLease
@@ -108,6 +110,7 @@ class Runner:
         self.spark = spark or build_session(self.recipe.lake, self.recipe.spark, app_name=f"spark-mm {self.recipe.job} {self.run_id}")
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
         self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver
+        self.step = "start"  # the step running now, named when a service stops answering
         self.ctx = RunContext(self.spark, self.lake, self.run_id, self.recipe.job, loaded.sha256, self.recipe.lake.buckets)
 
     def lineage(self, stage: str, ops: tuple[str, ...], input: str, chunk: str = "1/1") -> Lineage:
@@ -136,9 +139,23 @@ class Runner:
         return skipped
 
     def run(self) -> RunResult:
-        """Run under the namespace lease: a concurrent run into the same namespace waits its turn."""
-        with NamespaceLease(self.spark, self.recipe.lake.catalog, self.recipe.namespace, self.run_id, self.recipe.run.lease_timeout_s):
-            return self._run_leased()
+        """Run under the namespace lease: a concurrent run into the same namespace waits its turn.
+
+        Raises:
+            ServiceUnreachable: the catalog or the object store stopped answering (named, with its
+                address and the step): re-run with the same run id once it is back.
+        """
+        self.step = "the namespace lease"
+        with naming_services(self.recipe.lake, self.run_id, lambda: self.step):
+            with NamespaceLease(self.spark, self.recipe.lake.catalog, self.recipe.namespace, self.run_id, self.recipe.run.lease_timeout_s):
+                return self._run_leased()
+
+    @contextmanager
+    def _step(self, name: str) -> Iterator[StageProgress]:
+        """One step of the run (ingest, a stage, dedup...): its live progress line, and its name for errors."""
+        self.step = f"step {name!r}"
+        with StageProgress(self.spark, name) as progress:
+            yield progress
 
     def _run_leased(self) -> RunResult:
         result = RunResult(self.run_id, self.recipe.job, self.recipe.namespace, self.recipe.lake.catalog)
@@ -146,25 +163,25 @@ class Runner:
         result.skipped_models = {stage: tuple(ops) for stage, ops in result.skipped_details.items()}
         self.lake.ensure_namespace()
         self.lake.ensure_table(SAMPLES, self.spark.createDataFrame([], SAMPLES_DDL).schema)
-        with StageProgress(self.spark, "ingest") as progress:
+        with self._step("ingest") as progress:
             result.stages.append(_say_if_skipped(progress, ingest_source(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors, progress=progress)))
         produced: dict[str, str] = {}  # column -> table that holds it
         fingerprints: dict[str, str] = {}  # signals table -> the fingerprint its rows now carry
         for plan in stage_plans(self.recipe):
             fingerprint = self.fingerprint(plan, produced, fingerprints)
-            with StageProgress(self.spark, plan.name) as progress:
+            with self._step(plan.name) as progress:
                 result.stages.append(_say_if_skipped(progress, self.run_stage(plan, produced, fingerprint, progress)))
             fingerprints[signals_table(plan.name)] = fingerprint.digest
             for name in plan.signal_columns():
                 produced[name] = signals_table(plan.name)
         if self.recipe.clips is not None:
-            with StageProgress(self.spark, "clips") as progress:
+            with self._step("clips") as progress:
                 result.stages.append(_say_if_skipped(progress, run_clips_step(self.ctx, self.recipe.clips, stage_policy(self.recipe.run, self.recipe.clips), progress)))
         for step in self.recipe.dedup:
-            with StageProgress(self.spark, f"dedup_{step.name}") as progress:
+            with self._step(f"dedup_{step.name}") as progress:
                 result.stages.append(_say_if_skipped(progress, run_dedup_step(self.ctx, step, produced, progress)))
         if self.recipe.links is not None:
-            with StageProgress(self.spark, "links") as progress:
+            with self._step("links") as progress:
                 result.stages.append(_say_if_skipped(progress, run_links_step(self.ctx, self.recipe.links, stage_policy(self.recipe.run, self.recipe.links), progress)))
         return result
 

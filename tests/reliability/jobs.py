@@ -84,10 +84,13 @@ class Job:
 
 def start_job(
     home: Path, logs: Path, namespace: str, run_id: str, *, master: str, sets: tuple[str, ...] = (),
-    gpus: Path | None = None, ui: bool = False, job: str = "z_image", spark_conf: tuple[str, ...] = (),
+    gpus: Path | None = None, ui: bool = False, job: str = "z_image", spark_conf: tuple[str, ...] = (), env: dict[str, str] | None = None,
 ) -> Job:
-    """Start ``spark-submit jobs/<job>.py --recipe conf/<job>.yaml`` like a user would (see tests/integration/test_local_cluster.py)."""
-    env = dict(os.environ, SPARK_MM_HOME=str(home), PATH=f"{BIN}:{os.environ['PATH']}")
+    """Start ``spark-submit jobs/<job>.py --recipe conf/<job>.yaml`` like a user would (see tests/integration/test_local_cluster.py).
+
+    ``env`` is added to the driver's environment (e.g. an object store's credentials).
+    """
+    env = dict(os.environ, SPARK_MM_HOME=str(home), PATH=f"{BIN}:{os.environ['PATH']}", **(env or {}))
     port = free_port() if ui else None
     conf = ["spark.executor.memory=1g", f"spark.ui.enabled={'true' if ui else 'false'}", *spark_conf]
     if port:
@@ -136,17 +139,31 @@ def published(home: Path, namespace: str, table: str, run_id: str) -> list[Publi
             os.environ.pop("SPARK_MM_HOME", None)
         else:
             os.environ["SPARK_MM_HOME"] = old
+    return published_in(meta, run_id)
+
+
+def main_history(meta: Any) -> list[Any]:
+    """The snapshots of main's current history in a table's metadata (pyiceberg), oldest first."""
     by_id = {s.snapshot_id: s for s in meta.snapshots}
     out = []
     snap = by_id.get(meta.current_snapshot_id) if meta.current_snapshot_id is not None else None
     while snap is not None:
-        props = snap.summary.additional_properties if snap.summary else {}
-        wap = props.get("wap.id") or props.get("published-wap-id") or ""
-        m = re.fullmatch(re.escape(run_id) + r"\.([A-Za-z0-9_]+)\.(\d+of\d+)", wap)
-        if m:
-            out.append(Publish(m.group(1), m.group(2)))
+        out.append(snap)
         snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
     return out[::-1]
+
+
+def chunk_of(snap: Any, run_id: str) -> Publish | None:
+    """The stage chunk a snapshot published (its ``wap.id`` or ``published-wap-id``), if ``run_id``'s."""
+    props = snap.summary.additional_properties if snap.summary else {}
+    wap = props.get("wap.id") or props.get("published-wap-id") or ""
+    m = re.fullmatch(re.escape(run_id) + r"\.([A-Za-z0-9_]+)\.(\d+of\d+)", wap)
+    return Publish(m.group(1), m.group(2)) if m else None
+
+
+def published_in(meta: Any, run_id: str) -> list[Publish]:
+    """WAP ids of ``run_id`` in main's current history of a table's metadata (pyiceberg)."""
+    return [p for p in (chunk_of(s, run_id) for s in main_history(meta)) if p is not None]
 
 
 def snapshots_with_wap(home: Path, namespace: str, table: str) -> tuple[list[tuple[int, str]], set[int]]:
@@ -156,12 +173,12 @@ def snapshots_with_wap(home: Path, namespace: str, table: str) -> tuple[list[tup
     from spark_mm.lake.settings import LakeSettings
 
     os.environ["SPARK_MM_HOME"] = str(home)
-    meta = load_catalog("lake", **LakeSettings().pyiceberg_properties()).load_table(f"{namespace}.{table}").metadata
-    by_id = {s.snapshot_id: s for s in meta.snapshots}
-    ancestry, snap = set(), by_id.get(meta.current_snapshot_id) if meta.current_snapshot_id is not None else None
-    while snap is not None:
-        ancestry.add(snap.snapshot_id)
-        snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
+    return staged_in(load_catalog("lake", **LakeSettings().pyiceberg_properties()).load_table(f"{namespace}.{table}").metadata)
+
+
+def staged_in(meta: Any) -> tuple[list[tuple[int, str]], set[int]]:
+    """:func:`snapshots_with_wap` of a table's metadata (pyiceberg)."""
+    ancestry = {s.snapshot_id for s in main_history(meta)}
     staged = [(s.snapshot_id, s.summary.additional_properties["wap.id"]) for s in meta.snapshots if s.summary and "wap.id" in s.summary.additional_properties]
     return staged, ancestry
 

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "restart-store":
         current, restarted = stack.restart_store(root)
-        print(f"object store restarted at {current.store.endpoint} (pid {current.store.pid}) in {restarted.start_s} s; "
-              f"{restarted.replayed} recorded requests replayed in {restarted.replay_s} s")
+        print(f"object store restarted at {current.store.endpoint} (pid {current.store.pid}) in {restarted.start_s} s, "
+              f"{restarted.replayed} recorded writes restored before it listened")
         return 0
     if args.command == "status":
         parts = [("catalog", current.catalog.pid, current.catalog.uri), ("object store", current.store.pid, current.store.endpoint)]

@@ -59,3 +59,22 @@ def test_a_killed_store_restarts_with_its_objects(tmp_path: Path) -> None:
 def test_a_store_without_a_recording_is_not_restarted(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="without a recording"):
         object_store.restart(object_store.ObjectStore(pid=0, port=1), tmp_path)
+
+
+def test_compact_keeps_entries_that_concurrent_requests_left_on_one_line(tmp_path: Path) -> None:
+    import json
+
+    from spark_mm.devstack import recording
+
+    def entry(method: str, key: str) -> str:
+        return json.dumps({"method": method, "url": f"http://127.0.0.1:1/lake/{key}", "headers": {}, "body": "", "body_encoded": False})
+
+    path = tmp_path / "recording.jsonl"
+    # moto writes an entry and its newline in two calls: two threads can interleave them
+    path.write_text(entry("PUT", "a") + entry("PUT", "b") + "\n\n" + entry("GET", "a") + "\n" + entry("DELETE", "a") + "\n" + entry("PUT", "c")[:30])
+    kept = recording.compact(path)
+    assert [(e["method"], e["url"].rsplit("/", 1)[1]) for e in kept] == [("PUT", "a"), ("PUT", "b"), ("DELETE", "a")]
+    assert recording.compact(path) == kept  # the rewritten file is the compacted log
+    path.write_text("{not json\n" + entry("PUT", "a") + "\n")
+    with pytest.raises(ConfigError, match="line 1 is not JSON"):
+        recording.compact(path)

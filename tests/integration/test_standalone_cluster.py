@@ -1,13 +1,13 @@
-"""``spark-submit jobs/z_image.py`` to a real Spark standalone cluster (a master and two workers
+"""``spark-submit jobs/z_image.py --recipe conf/cluster.yaml`` to a real Spark standalone cluster (a master and two workers
 launched with ``spark-class``), tables on the REST catalog + S3 stack, the package shipped as an
 archive, **one worker killed mid-stage**: every table equals the embedded run of the same input
 (``first_run``).
 
-The fault: once the driver prints ``stage image_models: started``, the driver's status API is polled
-until a task of that stage's Spark jobs (job group ``spark-mm:image_models``) runs on an executor;
+The fault: once the driver prints ``stage image_models chunk 2/4: started`` (``run.commit_chunks: 4``)
+and the first chunk is on main, the driver's status API is polled until a task of that stage's Spark jobs (job group ``spark-mm:image_models``) runs on an executor;
 that executor's Worker JVM (its parent process) is ``SIGKILL``-ed with its process group (the
 executor JVM and its Python workers). The job must finish on the other worker: exit 0, the
-stage's one commit made after the kill, every stage published once on ``main``, the driver's log
+stage's remaining chunks published after the kill, every chunk published once on ``main``, the driver's log
 naming the lost executor and the master's log the removed worker.
 
 The shipping is proven, not assumed: the workers' environment has no ``PYTHONPATH`` and the
@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +37,14 @@ from pyspark.sql import DataFrame, SparkSession
 from spark_mm.devstack import object_store, processes, ship, spark_cluster
 from spark_mm.lake.lease import is_lease_table
 from tests.integration.test_local_cluster import comparable, digest
-from tests.reliability.jobs import Job, executor_pids, rest, wait_for
+from tests.reliability.jobs import Job, executor_pids, published_in, rest, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NS = "zi_standalone"  # not first_run's "zi": the shared REST catalog may already hold zi (test_rest_object_store)
 RUN = f"{NS}-run"
 KILL_STAGE = "image_models"  # the longest operator stage: a window of seconds with tasks running
 JOB_TIMEOUT = 900
+CHUNKS = 4  # conf/cluster.yaml's run.commit_chunks: the worker dies with the stage partly published
 
 
 def _tables(spark: SparkSession, catalog: str, ns: str) -> set[str]:
@@ -93,7 +95,8 @@ class Kill:
     worker_id: str  # the master's id of the killed worker
     spark_stage: str  # the Spark stage whose task ran on the executor
     at_ms: int  # wall clock of the kill, epoch milliseconds
-    after_start_s: float  # seconds from the "stage KILL_STAGE: started" line to the kill
+    after_start_s: float  # seconds from the "stage KILL_STAGE chunk 2/4: started" line to the kill
+    published_before: int  # chunks of KILL_STAGE on main when the worker was killed
 
 
 @dataclass(frozen=True)
@@ -106,17 +109,31 @@ class Submitted:
     kill: Kill
 
 
-def _kill_a_worker_mid_stage(job: Job, cluster: spark_cluster.SparkCluster, prefix: Path) -> Kill:
-    """Wait for a task of ``KILL_STAGE`` on an executor, then SIGKILL that executor's worker (process group)."""
+def _published_chunks(stack, table: str) -> int:  # type: ignore[no-untyped-def]
+    """Chunks of this run on ``table``'s main, read through the REST catalog (pyiceberg)."""
+    from pyiceberg.catalog import load_catalog
+
+    props = stack.lake_settings().pyiceberg_properties() | {"s3.access-key-id": object_store.DEV_ACCESS_KEY,
+                                                         "s3.secret-access-key": object_store.DEV_SECRET_KEY, "s3.region": object_store.REGION}
+    return len(published_in(load_catalog("probe", **props).load_table(f"{NS}.{table}").metadata, RUN))
+
+
+def _kill_a_worker_mid_stage(job: Job, cluster: spark_cluster.SparkCluster, prefix: Path, published: Callable[[], int]) -> Kill:
+    """Once ``published()`` (chunks of ``KILL_STAGE`` on main) is between 1 and ``CHUNKS - 1``, wait
+    for a task of the stage on an executor, then SIGKILL that executor's worker (process group)."""
     app = wait_for("the driver's status API", lambda: (rest(job, "/applications") or [{}])[0].get("id"), job, 300)
-    marker = f"stage {KILL_STAGE}: started"
+    marker = f"stage {KILL_STAGE} chunk 2/{CHUNKS}: started"  # chunk 1 is published by then
     wait_for(f"'{marker}'", lambda: marker in job.out(), job, JOB_TIMEOUT, every=0.3)
     started = time.monotonic()
     workers = {w.pid: w for w in cluster.workers}
 
     def running_task() -> tuple[str, int, spark_cluster.Worker, str] | None:
         later = job.out().split(marker, 1)[1]
-        assert not re.search(r"^stage (?!" + KILL_STAGE + r")\S+: started", later, re.M), f"{KILL_STAGE} ended before a worker could be killed"
+        assert not re.search(r"^stage (?!" + KILL_STAGE + r"\b)\S+( chunk \S+)?: started", later, re.M), f"{KILL_STAGE} ended before a worker could be killed"
+        done = published()
+        assert done < CHUNKS, f"every {KILL_STAGE} chunk was published before a worker could be killed"
+        if done == 0:
+            return None
         group = {sid for j in rest(job, f"/applications/{app}/jobs?status=running") or [] if j.get("jobGroup") == f"spark-mm:{KILL_STAGE}" for sid in j.get("stageIds", [])}
         pids = executor_pids(app)
         for stage in rest(job, f"/applications/{app}/stages?status=active") or []:
@@ -137,6 +154,7 @@ def _kill_a_worker_mid_stage(job: Job, cluster: spark_cluster.SparkCluster, pref
     state = spark_cluster.master_state(cluster.ui_url)
     worker_id = next(w["id"] for w in state["workers"] if str(w.get("webuiaddress", "")).endswith(f":{worker.ui_port}"))  # type: ignore[union-attr]
     at_ms, after = int(time.time() * 1000), time.monotonic() - started
+    before = published()
     os.killpg(worker.pid, signal.SIGKILL)  # the Worker JVM, the executors it launched and their Python workers
     try:
         os.kill(pid, signal.SIGKILL)  # in case the executor had left the worker's process group
@@ -146,12 +164,19 @@ def _kill_a_worker_mid_stage(job: Job, cluster: spark_cluster.SparkCluster, pref
         os.waitpid(worker.pid, 0)  # the worker is this process's child: reap it
     except ChildProcessError:
         pass
-    return Kill(eid, pid, worker, worker_id, spark_stage, at_ms, round(after, 1))
+    return Kill(eid, pid, worker, worker_id, spark_stage, at_ms, round(after, 1), before)
 
 
 @pytest.fixture(scope="module")
 def submitted(standalone: spark_cluster.SparkCluster, stack, stack_catalog: str, lake_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Submitted:  # type: ignore[no-untyped-def]
-    """One spark-submit of jobs/z_image.py to the standalone master, one of its workers killed mid-stage.
+    """One spark-submit of jobs/z_image.py with conf/cluster.yaml to the standalone master, one of its
+    workers killed while ``KILL_STAGE`` is partly published.
+
+    The recipe is conf/cluster.yaml as a user runs it on a cluster: its catalog, warehouse and
+    store come from the stack's ``--set`` flags, tracking is off (no MLflow server here), and
+    spark-submit's ``--conf`` sizes the executors for two 1-core workers (it wins over the recipe's
+    4-core sizing); the rest of its Spark conf (dynamic allocation with shuffle tracking, worker
+    reuse) and ``run.commit_chunks: 4`` stay as written.
 
     The session's cluster keeps one worker after this (the fixture is the last user of ``standalone``).
     """
@@ -166,11 +191,12 @@ def submitted(standalone: spark_cluster.SparkCluster, stack, stack_catalog: str,
         str(bin_dir / "spark-submit"), "--master", standalone.master_url, "--deploy-mode", "client",
         *ship.submit_args(archive, python=sys.executable),
         "--conf", "spark.executor.memory=1g", "--conf", "spark.executor.cores=1", "--conf", "spark.cores.max=2",
+        "--conf", "spark.executor.memoryOverhead=512m", "--conf", "spark.sql.shuffle.partitions=8",
         # the driver's status API (jobs, stages, tasks per executor) finds the moment to kill
         "--conf", "spark.ui.enabled=true", "--conf", f"spark.ui.port={ui_port}", "--conf", "spark.ui.port.maxRetries=0",
         # the executors' bytecode goes under prefix, mirroring the source paths they imported
         "--conf", f"spark.executorEnv.PYTHONPYCACHEPREFIX={prefix}", "--conf", "spark.executorEnv.PYTHONDONTWRITEBYTECODE=",
-        str(REPO / "jobs" / "z_image.py"), "--recipe", str(REPO / "conf" / "z_image.yaml"),
+        str(REPO / "jobs" / "z_image.py"), "--recipe", str(REPO / "conf" / "cluster.yaml"),
         "--set", f"namespace={NS}", "--set", "lake.buckets=4", "--set", "tracking.enabled=false", "--set", f"lake.catalog={stack_catalog}",
         *[a for flag in stack.set_flags() for a in ("--set", flag)], "--run-id", RUN,
     ]
@@ -180,7 +206,7 @@ def submitted(standalone: spark_cluster.SparkCluster, stack, stack_catalog: str,
         proc = subprocess.Popen(cmd, env=env, stdout=o, stderr=e, text=True, cwd=REPO, start_new_session=True)
     job = Job(proc, stdout, stderr, NS, RUN, ui_port)
     try:
-        kill = _kill_a_worker_mid_stage(job, standalone, prefix)
+        kill = _kill_a_worker_mid_stage(job, standalone, prefix, lambda: _published_chunks(stack, f"signals_{KILL_STAGE}"))
         rc = job.wait(JOB_TIMEOUT)
     finally:
         job.kill()
@@ -188,7 +214,8 @@ def submitted(standalone: spark_cluster.SparkCluster, stack, stack_catalog: str,
     out = job.out()
     summary = [line for line in out.splitlines() if line.split()[:1] in (["stage"], ["ingest"], ["image_cpu"], ["image_models"], ["dedup_image_phash"])]
     print(f"standalone cluster start {standalone.started_s} s; spark-submit z_image {seconds:.1f} s wall; killed worker {kill.worker_id} "
-          f"(executor {kill.executor}, pid {kill.executor_pid}) during Spark stage {kill.spark_stage!r}, {kill.after_start_s} s into {KILL_STAGE}", *summary, sep="\n")
+          f"(executor {kill.executor}, pid {kill.executor_pid}) during Spark stage {kill.spark_stage!r}, {kill.after_start_s} s after {KILL_STAGE}'s chunk 2 started, "
+          f"{kill.published_before}/{CHUNKS} chunks published", *summary, sep="\n")
     return Submitted(rc, out, job.err(), seconds, prefix, kill)
 
 
@@ -213,15 +240,18 @@ def test_worker_killed_mid_stage_job_finishes_on_the_other_worker(submitted: Sub
     alive = {w["id"] for w in state["workers"] if w.get("state") == "ALIVE"}  # type: ignore[union-attr]
     assert kill.worker_id not in alive and len(alive) == len(standalone.workers) - 1, state["workers"]
     assert not processes.alive(kill.worker.pid) and not _running(kill.executor_pid)
-    # no half-commits: every stage published exactly once on main, the killed stage's after the kill
-    for table, stage in (("samples", "ingest"), ("signals_image_cpu", "image_cpu"), (f"signals_{KILL_STAGE}", KILL_STAGE)):
+    # no half-commits: every chunk of every stage published exactly once on main; of the killed
+    # stage, some chunks before the kill and the rest after it
+    assert 1 <= kill.published_before < CHUNKS, kill
+    for table, stage, chunks in (("samples", "ingest", 1), ("signals_image_cpu", "image_cpu", CHUNKS), (f"signals_{KILL_STAGE}", KILL_STAGE, CHUNKS)):
         spark.sql(f"REFRESH TABLE {stack_catalog}.{NS}.{table}")
         publishes = _main_publishes(spark, f"{stack_catalog}.{NS}.{table}")
         ours = Counter(wap for wap, _ in publishes if wap.startswith(f"{RUN}."))
-        assert ours == {f"{RUN}.{stage}.1of1": 1}, (table, publishes)
+        assert ours == {f"{RUN}.{stage}.{i}of{chunks}": 1 for i in range(1, chunks + 1)}, (table, publishes)
         if stage == KILL_STAGE:
-            (at,) = [ms for wap, ms in publishes if wap == f"{RUN}.{stage}.1of1"]
-            assert at > kill.at_ms, f"{KILL_STAGE} was committed {kill.at_ms - at} ms before the kill: not killed mid-stage"
+            before = sorted(wap for wap, ms in publishes if wap.startswith(f"{RUN}.") and ms <= kill.at_ms)
+            k = len(before)  # a chunk may have landed between the last look and the kill
+            assert kill.published_before <= k < chunks and before == [f"{RUN}.{stage}.{i}of{chunks}" for i in range(1, k + 1)], (before, kill)
 
 
 @pytest.mark.cluster

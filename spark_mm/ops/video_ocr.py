@@ -20,7 +20,7 @@ from pydantic import Field
 
 from spark_mm.errors import MissingDependency
 from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision
-from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules
+from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules, row_windows
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
 from spark_mm.video.sampled_frames import FrameProblem, sample_frames
@@ -137,8 +137,9 @@ class VidOcr(VideoInputs, Filter[VidOcrParams]):
         ratios: list[float | None] = []
         reasons: list[str | None] = []
         errors: list[str | None] = []
-        for payload, uri, meta in zip(self._column(batch, p.payload_column), self._column(batch, p.uri_column), self._column(batch, p.meta_column)):
-            frames = sample_frames(payload, uri, dict(meta) if meta else None, p.frame_sample_num)
+        columns = (self._column(batch, p.payload_column), self._column(batch, p.uri_column), self._column(batch, p.meta_column), row_windows(batch))
+        for payload, uri, meta, window in zip(*columns):
+            frames = sample_frames(payload, uri, dict(meta) if meta else None, p.frame_sample_num, window)
             if frames.problem is not None:
                 ratios.append(None)
                 reasons.append(frames.problem.value)

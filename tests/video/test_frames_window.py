@@ -109,3 +109,21 @@ def test_motion_of_a_still_clip_and_a_moving_clip() -> None:
     assert still < 0.05 < 0.5 < moving
     whole, whole_pairs = motion_score(av, _stream(data), MotionOptions())
     assert whole_pairs == 8 and whole is not None and whole > moving / 4  # unchanged whole-video path
+
+
+def test_vid_motion_reads_each_rows_clip_window() -> None:
+    pytest.importorskip("cv2")
+    import pyarrow as pa
+
+    from spark_mm.ops.video_motion import VidMotion, VidMotionParams
+
+    data = encode_still_then_moving(still=24, moving=24, fps=12)
+    batch = pa.record_batch({
+        "payload": [data, data, data], "source_uri": pa.nulls(3, pa.string()), "record_meta": pa.nulls(3, pa.map_(pa.string(), pa.string())),
+        "clip_start_s": [0.0, 2.0, None], "clip_end_s": [2.0, 4.0, None],  # a still clip, a moving clip, the whole video
+    })
+    out = VidMotion(VidMotionParams(min_score=0.25)).apply(batch).columns.to_pydict()
+    still, moving, whole = out["vid_motion_score"]
+    assert still < 0.05 < 0.5 < moving and out["vid_motion_pairs"] == [4, 4, 8]
+    assert out["vid_motion_ok"] == [False, True, True] and out["vid_motion_reason"][0] == "too_low"
+    assert whole == pytest.approx(motion_score(av, _stream(data), MotionOptions())[0])

@@ -26,6 +26,7 @@ def _recipe(src: Path, cap: int, min_score: float) -> recipes.LoadedRecipe:
         "stages": [
             {"name": "clip_motion", "over": "clips", "ops": [{"op": "vid_motion", "min_score": min_score}]},
             {"name": "meta", "ops": [{"op": "vid_meta"}]},  # listed after, runs before the clips step
+            {"name": "clip_dur", "over": "clips", "ops": [{"op": "vid_duration"}]},  # reads the parent's vid_duration_s
         ],
         "clips": {"splitter": {"type": "content"}},
         "lake": {"buckets": 2}, "tracking": {"enabled": False},
@@ -42,8 +43,8 @@ def test_clip_stage_scores_each_clip(spark: SparkSession, tmp_path: Path) -> Non
     (tmp_path / "broken.mp4").write_bytes(GARBAGE)
 
     first = Runner(_recipe(tmp_path, cap, 0.25), run_id="clipsig-1", spark=spark).run()
-    assert [s.stage for s in first.stages] == ["ingest", "meta", "clips", "clip_motion"]
-    stage = first.stages[-1]
+    assert [s.stage for s in first.stages] == ["ingest", "meta", "clips", "clip_motion", "clip_dur"]
+    stage = first.stages[3]
     assert (stage.rows_in, stage.rows_out, stage.rows_with_errors) == (4, 4, 0)  # 2 clips each; the broken file's error row is not a clip
 
     ids = {r.source_record_id: r.sample_id for r in spark.table("vclipsig.samples").collect()}
@@ -61,12 +62,20 @@ def test_clip_stage_scores_each_clip(spark: SparkSession, tmp_path: Path) -> Non
         assert still.vid_motion_score < 0.05 < 0.5 < moving.vid_motion_score, sid
         assert (still.vid_motion_ok, still.vid_motion_reason, moving.vid_motion_ok) == (False, "too_low", True)
 
-    again = Runner(_recipe(tmp_path, cap, 0.25), run_id="clipsig-2", spark=spark).run().stages[-1]
+    # a per-sample column joins each clip on its parent
+    durations = {r.sample_id: r.vid_duration_s for r in spark.table("vclipsig.signals_meta").collect()}
+    dur = spark.table("vclipsig.signals_clip_dur").collect()
+    assert sorted(r.clip_id for r in dur) == sorted(clips)
+    assert all(r.vid_duration == durations[r.sample_id] and r.vid_duration_ok for r in dur)
+
+    again = Runner(_recipe(tmp_path, cap, 0.25), run_id="clipsig-2", spark=spark).run().stages[3]
     assert (again.rows_in, again.rows_out) == (0, 0)
     held = spark.table("vclipsig.signals_clip_motion").collect()
     assert len(held) == 4 and {r.run_id for r in held} == {"clipsig-1"}  # nothing appended, nothing rewritten
 
-    changed = Runner(_recipe(tmp_path, cap, 0.3), run_id="clipsig-3", spark=spark).run().stages[-1]
+    changed_run = Runner(_recipe(tmp_path, cap, 0.3), run_id="clipsig-3", spark=spark).run()
+    changed, untouched = changed_run.stages[3], changed_run.stages[4]
     assert (changed.rows_in, changed.recomputed) == (4, 4) and "recomputed 4 stale rows" in changed.note
+    assert untouched.rows_in == 0  # the other clip stage's recipe did not change
     after = spark.table("vclipsig.signals_clip_motion").collect()
     assert len(after) == 4 and {r.run_id for r in after} == {"clipsig-3"} and sorted(r.clip_id for r in after) == sorted(clips)

@@ -66,7 +66,8 @@ class _Frames:
 
 @register
 class VidAesthetic(ModelOperator[VidAestheticParams]):
-    """Aesthetic score of a video: LAION improved aesthetic predictor v2 per sampled frame, reduced.
+    """Aesthetic score of a video (of its clip window in a stage ``over: clips``): LAION improved
+    aesthetic predictor v2 per sampled frame, reduced.
 
     Signal: ``vid_aesthetic_score`` (float, the predictor's roughly 1-10 scale; Data-Juicer's
     recipe thresholds divide it by 10). Per frame: CLIP ViT-L/14 image embedding (the model's

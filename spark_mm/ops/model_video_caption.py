@@ -122,7 +122,8 @@ def join_captions(texts: Iterable[str]) -> str:
 
 @register
 class VidCaption(VideoInputs, ModelOperator[VidCaptionParams]):
-    """Caption of a video: a vision-to-text model over its sampled frames (Data-Juicer's frames captioner).
+    """Caption of a video (of its clip window in a stage ``over: clips``): a vision-to-text model
+    over its sampled frames (Data-Juicer's frames captioner).
 
     Signals: ``vid_caption`` (the frames' captions, stripped, joined with ``". "``),
     ``vid_caption_frames`` (list of the per-frame captions), ``vid_caption_frame_s`` (list of the

@@ -72,7 +72,8 @@ _REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 @register
 class VidNsfw(ModelOperator[VidNsfwParams]):
-    """P(NSFW) of each video: open-NSFW (ONNX) per sampled frame, reduced by ``reduce``.
+    """P(NSFW) of each video (of its clip window in a stage ``over: clips``): open-NSFW (ONNX) per
+    sampled frame, reduced by ``reduce``.
 
     Signals: ``vid_nsfw_score`` (float32 in [0, 1]), ``vid_nsfw_frames`` (frames scored) and
     ``vid_nsfw_ok`` (score within ``[min_score, max_score]``; null without a score). A row whose

@@ -66,7 +66,8 @@ class VidMotionParams(VideoInputParams):
 
 @register
 class VidMotion(VideoInputs, Filter[VidMotionParams]):
-    """Motion score of each sample's video (Farneback optical flow as Data-Juicer computes it).
+    """Motion score of each row's video, or of its clip window in a stage ``over: clips``
+    (Farneback optical flow as Data-Juicer computes it).
 
     Signals: ``vid_motion_score`` (mean flow magnitude, px; a fraction of the diagonal with
     ``relative``) and ``vid_motion_pairs`` (frame pairs averaged). Reasons: :class:`VidMotionReason`;

@@ -80,7 +80,8 @@ _REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 @register
 class VidOcr(VideoInputs, Filter[VidOcrParams]):
-    """Text-area ratio of a video (Data-Juicer's ``video_ocr_area_ratio_filter``); adds ``vid_ocr_area_ratio``.
+    """Text-area ratio of a video, or of its clip window in a stage ``over: clips`` (Data-Juicer's
+    ``video_ocr_area_ratio_filter``); adds ``vid_ocr_area_ratio``.
 
     Signal: ``vid_ocr_area_ratio`` (float, unitless share of the frame area covered by detected
     text boxes, reduced over the sampled frames by ``reduce``, mean by default). Kept when

@@ -1,8 +1,9 @@
 """A stage ``over: clips`` through the real Runner, Spark and Iceberg: two tiny videos, each a still
 shot then (a hard cut) a moving square, one inline and one by reference, and a broken file. The
 clip stage writes one ``vid_motion`` row per clip of ``video_clips`` keyed by ``clip_id``, the
-still clip scores ~0 and the moving one well above; a re-run appends nothing and a changed
-threshold recomputes every clip row in place."""
+still clip scores ~0 and the moving one well above; a clip stage reads a per-sample column through
+the parent; a re-run appends nothing, a changed threshold recomputes every row of that clip stage in
+place (and nothing of the other), ``--recompute`` recomputes, and switching ``over`` is refused."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ pytest.importorskip("cv2")
 
 from spark_mm import recipe as recipes  # noqa: E402
 from spark_mm.engine.runner import Runner  # noqa: E402
+from spark_mm.errors import RecipeError  # noqa: E402
 from tests.video_fixtures import GARBAGE, encode_still_then_moving  # noqa: E402
 
 
@@ -79,3 +81,13 @@ def test_clip_stage_scores_each_clip(spark: SparkSession, tmp_path: Path) -> Non
     assert untouched.rows_in == 0  # the other clip stage's recipe did not change
     after = spark.table("vclipsig.signals_clip_motion").collect()
     assert len(after) == 4 and {r.run_id for r in after} == {"clipsig-3"} and sorted(r.clip_id for r in after) == sorted(clips)
+
+    forced = Runner(_recipe(tmp_path, cap, 0.3), run_id="clipsig-4", spark=spark, recompute=["clip_motion"]).run().stages[3]
+    assert (forced.rows_in, forced.recomputed) == (4, 4) and "(--recompute)" in forced.note
+    assert spark.table("vclipsig.signals_clip_motion").count() == 4
+
+    # switching over on a stage whose table is kept is refused, naming the fix
+    raw = _recipe(tmp_path, cap, 0.3).recipe.model_dump(mode="json", exclude_none=True)
+    raw["stages"][0]["over"] = "samples"
+    with pytest.raises(RecipeError, match=r"stage 'clip_motion' has over: samples, but .*signals_clip_motion is keyed by clip_id.*new name"):
+        Runner(recipes.from_mapping(raw), run_id="clipsig-5", spark=spark).run()

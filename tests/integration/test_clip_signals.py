@@ -17,6 +17,7 @@ pytest.importorskip("scenedetect")
 pytest.importorskip("cv2")
 
 from spark_mm import recipe as recipes  # noqa: E402
+from spark_mm.engine.inputs import join_clip_inputs  # noqa: E402
 from spark_mm.engine.runner import Runner  # noqa: E402
 from spark_mm.errors import RecipeError  # noqa: E402
 from tests.video_fixtures import GARBAGE, encode_still_then_moving  # noqa: E402
@@ -91,3 +92,14 @@ def test_clip_stage_scores_each_clip(spark: SparkSession, tmp_path: Path) -> Non
     raw["stages"][0]["over"] = "samples"
     with pytest.raises(RecipeError, match=r"stage 'clip_motion' has over: samples, but .*signals_clip_motion is keyed by clip_id.*new name"):
         Runner(recipes.from_mapping(raw), run_id="clipsig-5", spark=spark).run()
+
+    # a later clip stage's input: an earlier clip stage's column joins on clip_id, a per-sample one on sample_id
+    ctx = Runner(_recipe(tmp_path, cap, 0.3), run_id="clipsig-6", spark=spark).ctx
+    produced = {"vid_motion_score": "signals_clip_motion", "vid_duration_s": "signals_meta"}
+    frame, inputs = join_clip_inputs(ctx, ["vid_motion_score", "vid_duration_s"], produced, {"signals_clip_motion"})
+    got = {r.clip_id: r for r in frame.collect()}
+    scores = {r.clip_id: r.vid_motion_score for r in spark.table("vclipsig.signals_clip_motion").collect()}
+    assert frame.columns[:4] == ["clip_id", "sample_id", "clip_start_s", "clip_end_s"] and set(got) == set(clips)
+    for cid, r in got.items():
+        assert r.vid_motion_score == scores[cid] and r.vid_duration_s == durations[r.sample_id] and r.clip_start_s == clips[cid].start_s
+    assert inputs.startswith("lake.vclipsig.video_clips@") and "signals_clip_motion@" in inputs and "signals_meta@" in inputs

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -60,6 +60,9 @@ class _StageBase(BaseModel):
     resources: StageResources = Field(default_factory=StageResources)
     max_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides run.max_error_rate for this stage")
     allow_all_errors: bool | None = Field(None, description="overrides run.allow_all_errors for this stage")
+    over: Literal["samples", "clips"] = Field(
+        "samples", description="samples: one signals row per sample; clips: one per clip of <ns>.video_clips, keyed by clip_id (needs a clips: step; docs/video.md)"
+    )
 
 
 class TrackingSettings(BaseModel):
@@ -96,6 +99,12 @@ class _RecipeBase(BaseModel):
             kinds = {registry.operators()[p.op].resource for p in s.ops}
             if len(kinds) > 1:
                 raise ValueError(f"stage {s.name!r} mixes CPU and GPU operators; put GPU operators in their own stage")
+        for i, s in enumerate(stages):
+            if s.over == "clips" and self.clips is None:
+                raise ValueError(
+                    f"stages[{i}] ({s.name!r}) has over: clips, which scores the clips of <ns>.video_clips that the clips: step writes; "
+                    "add a clips: section (e.g. clips: {splitter: {type: content}}) or drop over: clips"
+                )
         if self.run.commit_chunks > self.lake.buckets:
             raise ValueError(f"run.commit_chunks ({self.run.commit_chunks}) cannot exceed lake.buckets ({self.lake.buckets}): a chunk is a group of buckets")
         check_dedup_steps(stages, self.dedup)  # binds MinHash steps to their operator; raises RecipeError
@@ -348,6 +357,7 @@ def _check_columns(recipe: Any) -> None:
     from spark_mm.lake.schema import SAMPLES_COLUMNS
 
     available = set(SAMPLES_COLUMNS)
+    per_clip: set[str] = set()  # columns of over: clips stages: clip rows, which sample stages and dedup cannot read
     for si, stage in enumerate(recipe.stages):
         for oi, params in enumerate(stage.ops):
             op = registry.build(params)
@@ -357,8 +367,16 @@ def _check_columns(recipe: Any) -> None:
                     f"invalid recipe:\n  stages[{si}].ops[{oi}] ({params.op}) reads {missing}, which no source column or "
                     f"earlier operator provides; available: {sorted(available)}"
                 )
+            of_clips = sorted(c for c in op.reads if c in per_clip)
+            if of_clips and stage.over == "samples":
+                raise RecipeError(
+                    f"invalid recipe:\n  stages[{si}].ops[{oi}] ({params.op}) reads {of_clips}, which an over: clips stage writes per clip; "
+                    "a per-sample stage cannot read them: give this stage over: clips too"
+                )
             available |= set(op.output_schema.names)
-    produced = available - set(SAMPLES_COLUMNS)
+            if stage.over == "clips":
+                per_clip |= set(op.output_schema.names)
+    produced = available - set(SAMPLES_COLUMNS) - per_clip
     names = [d.name for d in recipe.dedup]
     if len(set(names)) != len(names):
         raise RecipeError(f"invalid recipe:\n  dedup: step names must be unique; got {names}")

@@ -176,3 +176,32 @@ def encode_shots(shots: list[tuple[np.ndarray, int]], *, fps: int = 12, gop: int
         for packet in video.encode():
             out.mux(packet)
     return buf.getvalue()
+
+
+def encode_still_then_moving(
+    *, still: int = 24, moving: int = 24, fps: int = 12, size: tuple[int, int] = (64, 48), speed_px: int = 3, gop: int = 12, kind: str = "mp4"
+) -> bytes:
+    """A still shot (``smooth_image(1)``), a hard cut, then a white 12x12 square moving ``speed_px``
+    px right per frame over ``smooth_image(2)``: two clips whose motion differs (clip-level signals)."""
+    import av
+
+    fmt, vcodec, _ = KINDS[kind]
+    w, h = size
+    first, second = smooth_image(1, size), smooth_image(2, size)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        video = out.add_stream(vcodec, rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.gop_size = gop
+        for i in range(still + moving):
+            if i < still:
+                pixels = first
+            else:
+                pixels = second.copy()
+                x = 4 + ((i - still) * speed_px) % (w - 20)
+                pixels[h // 2 - 6 : h // 2 + 6, x : x + 12] = 255
+            for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return buf.getvalue()

@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from spark_mm.engine.context import RunContext, StageResult
 from spark_mm.engine.error_policy import ErrorPolicy
+from spark_mm.engine.inputs import VIDEO_CLIPS
 from spark_mm.engine.parent_child_step import ParentChildTables, run_parent_child_step
 from spark_mm.engine.progress import StageProgress
 from spark_mm.errors import MissingDependency
@@ -34,7 +35,7 @@ from spark_mm.video.clips import READS, SIGNALS_SCHEMA, VIDEO_CLIP_COLUMNS, VIDE
 from spark_mm.video.step import ClipsStep
 
 STAGE = "clips"
-CLIPS_TABLE = "video_clips"
+CLIPS_TABLE = VIDEO_CLIPS
 SIGNALS_TABLE = "signals_clips"
 _INSTALL = "the clips: step needs PyAV and PySceneDetect: pip install 'spark-mm[video]'"
 

@@ -26,13 +26,23 @@ from spark_mm.ops import registry
 from spark_mm.ops.base import Operator, OpParams, OpResult, Resource
 
 
+# The key columns of a stage's rows, by what it runs over: its row id first, then the parent sample.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {"samples": ("sample_id",), "clips": ("clip_id", "sample_id")}
+
+
 @dataclass(frozen=True)
 class StagePlan:
-    """One stage: its name, operator params in order, and where it runs."""
+    """One stage: its name, operator params in order, where it runs, and what it runs over (``samples`` or ``clips``)."""
 
     name: str
     ops: tuple[OpParams, ...]
     resource: Resource
+    over: str = "samples"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """``("sample_id",)``, or ``("clip_id", "sample_id")`` for a clip stage: the row key first."""
+        return STAGE_KEYS[self.over]
 
     def operators(self) -> list[Operator]:  # type: ignore[type-arg]
         return [registry.build(p) for p in self.ops]
@@ -53,8 +63,8 @@ class StagePlan:
         return needed
 
     def output_schema(self) -> pa.Schema:
-        """sample_id, every operator's columns (storable types), errors, run_id, fingerprint."""
-        fields = [pa.field("sample_id", pa.string(), nullable=False)]
+        """The keys (sample_id; clip_id, sample_id), every operator's columns (storable types), errors, run_id, fingerprint."""
+        fields = [pa.field(k, pa.string(), nullable=False) for k in self.keys]
         for op in self.operators():
             fields.extend(storable_schema(op.output_schema))
         names = [f.name for f in fields]
@@ -69,7 +79,8 @@ class StagePlan:
 
 
 # Columns of every signals_<stage> row that no operator writes.
-BOOKKEEPING_COLUMNS = ("sample_id", ERRORS_FIELD.name, RUN_ID_FIELD.name, FINGERPRINT_FIELD.name)
+KEY_COLUMNS = ("clip_id", "sample_id")
+BOOKKEEPING_COLUMNS = (*KEY_COLUMNS, ERRORS_FIELD.name, RUN_ID_FIELD.name, FINGERPRINT_FIELD.name)
 
 
 def errors_map(n: int, per_op: list[tuple[str, pa.Array]]) -> pa.MapArray:
@@ -231,11 +242,12 @@ def apply_ops(
 
 def _assemble(stage: str, w: _Working, schema: pa.Schema, run_id: str, fingerprint: str | None) -> pa.RecordBatch:
     n = w.source.num_rows
-    arrays = [w.source.column("sample_id")]
+    arrays = []
     for f in schema:
-        if f.name in BOOKKEEPING_COLUMNS:
-            continue
-        arrays.append(to_storable(w.outputs[f.name], f.type))
+        if f.name in KEY_COLUMNS:
+            arrays.append(w.source.column(f.name))
+        elif f.name not in BOOKKEEPING_COLUMNS:
+            arrays.append(to_storable(w.outputs[f.name], f.type))
     arrays.append(errors_map(n, w.errors))
     arrays.append(pa.array([run_id] * n, pa.string()))
     arrays.append(pa.array([fingerprint] * n, pa.string()))

@@ -5,6 +5,10 @@ A stage this run already committed is skipped, and a stage only processes sample
 row in its table yet or whose row's fingerprint is not the recipe's (a changed threshold, a new
 operator version: ``engine/fingerprint.py``), so a retried run appends nothing twice, a new crawl
 only adds rows, and a changed recipe recomputes exactly the stale rows.
+
+Order: ingest, the stages over samples, the ``clips:`` step, the stages ``over: clips`` (one row
+per clip of ``video_clips``, the same pending / fingerprint / commit rules keyed by ``clip_id``),
+then dedup and links.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from spark_mm.engine.error_policy import stage_policy
 from spark_mm.engine.fingerprint import StageFingerprint, stage_fingerprint
 from spark_mm.engine.ingesters import ingest_source
 from spark_mm.engine.links_stage import run_links_step
-from spark_mm.engine.inputs import SAMPLES, join_inputs
+from spark_mm.engine.inputs import SAMPLES, STAGE_INPUTS
 from spark_mm.engine.metrics import SecondsByOp
 from spark_mm.engine.plan import StagePlan, make_stage_fn
 from spark_mm.engine.progress import StageProgress
@@ -70,7 +74,7 @@ def signals_table(stage: str) -> str:
 
 
 def stage_plans(recipe: object) -> list[StagePlan]:
-    return [StagePlan(s.name, tuple(s.ops), stage_resource(s)) for s in recipe.stages]  # type: ignore[attr-defined]
+    return [StagePlan(s.name, tuple(s.ops), stage_resource(s), s.over) for s in recipe.stages]  # type: ignore[attr-defined]
 
 
 def recompute_targets(recipe: object, names: Iterable[str]) -> frozenset[str]:
@@ -111,6 +115,7 @@ class Runner:
         self.lake = Lake(self.spark, self.recipe.lake, self.recipe.namespace)
         self.prepared: dict[str, list] = {}  # stage -> operators preflighted on the driver
         self.step = "start"  # the step running now, named when a service stops answering
+        self.clip_tables: set[str] = set()  # signals tables of the stages over clips (keyed by clip_id)
         self.ctx = RunContext(self.spark, self.lake, self.run_id, self.recipe.job, loaded.sha256, self.recipe.lake.buckets)
 
     def lineage(self, stage: str, ops: tuple[str, ...], input: str, chunk: str = "1/1") -> Lineage:
@@ -167,16 +172,14 @@ class Runner:
             result.stages.append(_say_if_skipped(progress, ingest_source(self.ctx, self.recipe.source, allow_all_errors=self.recipe.run.allow_all_errors, progress=progress)))
         produced: dict[str, str] = {}  # column -> table that holds it
         fingerprints: dict[str, str] = {}  # signals table -> the fingerprint its rows now carry
-        for plan in stage_plans(self.recipe):
-            fingerprint = self.fingerprint(plan, produced, fingerprints)
-            with self._step(plan.name) as progress:
-                result.stages.append(_say_if_skipped(progress, self.run_stage(plan, produced, fingerprint, progress)))
-            fingerprints[signals_table(plan.name)] = fingerprint.digest
-            for name in plan.signal_columns():
-                produced[name] = signals_table(plan.name)
+        plans = stage_plans(self.recipe)
+        for plan in (p for p in plans if p.over == "samples"):
+            self._stage(plan, produced, fingerprints, result)
         if self.recipe.clips is not None:
             with self._step("clips") as progress:
                 result.stages.append(_say_if_skipped(progress, run_clips_step(self.ctx, self.recipe.clips, stage_policy(self.recipe.run, self.recipe.clips), progress)))
+        for plan in (p for p in plans if p.over == "clips"):  # after the clips step: they read video_clips
+            self._stage(plan, produced, fingerprints, result)
         for step in self.recipe.dedup:
             with self._step(f"dedup_{step.name}") as progress:
                 result.stages.append(_say_if_skipped(progress, run_dedup_step(self.ctx, step, produced, progress)))
@@ -184,6 +187,29 @@ class Runner:
             with self._step("links") as progress:
                 result.stages.append(_say_if_skipped(progress, run_links_step(self.ctx, self.recipe.links, stage_policy(self.recipe.run, self.recipe.links), progress)))
         return result
+
+    def _stage(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str], result: RunResult) -> None:
+        """Run one operator stage and record the columns and fingerprint its table now holds."""
+        fingerprint = self.fingerprint(plan, produced, fingerprints)
+        with self._step(plan.name) as progress:
+            result.stages.append(_say_if_skipped(progress, self.run_stage(plan, produced, fingerprint, progress)))
+        fingerprints[signals_table(plan.name)] = fingerprint.digest
+        for name in plan.signal_columns():
+            produced[name] = signals_table(plan.name)
+        if plan.over == "clips":
+            self.clip_tables.add(signals_table(plan.name))
+
+    def _check_key(self, plan: StagePlan, target: str) -> None:
+        """A stage's table must be keyed as the stage runs: switching ``over`` on a kept table is refused."""
+        if not self.lake.exists(target):
+            return
+        has_clip_id = "clip_id" in self.spark.table(self.lake.table(target)).columns
+        if has_clip_id != (plan.over == "clips"):
+            held = "clip_id (over: clips)" if has_clip_id else "sample_id (over: samples)"
+            raise RecipeError(
+                f"stage {plan.name!r} has over: {plan.over}, but {self.lake.table(target)} is keyed by {held}: "
+                f"give the stage a new name (a new signals table), or drop that table to recompute it"
+            )
 
     def fingerprint(self, plan: StagePlan, produced: dict[str, str], fingerprints: dict[str, str]) -> StageFingerprint:
         """The stage's operators' fingerprints plus those of the upstream stages it reads columns of."""
@@ -204,15 +230,17 @@ class Runner:
         policy = stage_policy(self.recipe.run, spec)
         started = time.perf_counter()
         spark_schema = from_arrow_schema(plan.output_schema())
+        self._check_key(plan, target)
         self.lake.ensure_table(target, spark_schema)
         profile, note = None, ""
         if plan.resource is Resource.GPU:
             profile = gpu_profile(self.spark, plan.name, spec.resources.gpus_per_task, spec.resources.cpus_per_task)
             note = "GPU profile" if profile else "on CPU: no GPU scheduling on this master/executors"
         seconds = self.spark.sparkContext.accumulator({}, SecondsByOp())
-        frame, inputs = join_inputs(self.ctx, plan.external_inputs(), produced)
+        frame, inputs = STAGE_INPUTS[plan.over](self.ctx, plan.external_inputs(), produced, self.clip_tables)
         existing = self.spark.table(table) if self.lake.current_snapshot_id(target) is not None else None
-        frame = stage_commit.pending(frame, existing, fingerprint.digest, force=plan.name in self.recompute)
+        key = plan.keys[0]
+        frame = stage_commit.pending(frame, existing, fingerprint.digest, force=plan.name in self.recompute, key=key)
         result = StageResult(plan.name, table, 0, 0, 0, 0.0, None, note=note)
         resumed = 0
         for i in range(chunks):
@@ -238,7 +266,7 @@ class Runner:
             audit_spec = AuditSpec(expected_rows=counts.rows, max_error_rate=policy.max_error_rate, required=spark_schema)
             what = f"stage {plan.name!r} chunk {chunk} ({table})"
             written = stage_commit.commit_chunk(
-                self.lake, target, out, self.lineage(plan.name, plan.op_ids, inputs, chunk), counts, fingerprint, audit_spec, policy, chunk_filter, what
+                self.lake, target, out, self.lineage(plan.name, plan.op_ids, inputs, chunk), counts, fingerprint, audit_spec, policy, chunk_filter, what, key
             )
             if written.rows != counts.rows:
                 raise StageCountMismatch(f"{what}: read {counts.rows} rows but published {written.rows}")

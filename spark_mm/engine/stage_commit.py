@@ -1,11 +1,12 @@
-"""Which samples a stage (re)computes, and the one audited commit each chunk makes.
+"""Which samples (or clips) a stage (re)computes, and the one audited commit each chunk makes.
 
 A sample is pending when its ``signals_<stage>`` row is missing, has a null fingerprint (written
 before fingerprints existed) or a fingerprint other than the recipe's; under ``--recompute`` every
 sample is. A chunk whose pending samples are all new is appended (the fast path, unchanged); a
 chunk that replaces rows is one ``MERGE INTO`` on ``sample_id`` (``Lake.replace``). Either way
 the audit checks rows in = rows out for the chunk, and a replace also checks that the table
-holds exactly one row for every sample it wrote.
+holds exactly one row for every sample it wrote. A stage ``over: clips`` does the same with
+``clip_id`` as the key (``key``): one row per clip.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ FINGERPRINT_PROP = f"{PREFIX}fingerprint"
 FINGERPRINT_OPS_PROP = f"{PREFIX}fingerprint-ops"
 
 
-def pending(frame: DataFrame, existing: DataFrame | None, fingerprint: str, force: bool) -> DataFrame:
+def pending(frame: DataFrame, existing: DataFrame | None, fingerprint: str, force: bool, key: str = "sample_id") -> DataFrame:
     """``frame`` cut to the samples the stage must compute, with ``HAS_ROW`` and ``OLD_FINGERPRINT``.
 
     Args:
@@ -39,11 +40,12 @@ def pending(frame: DataFrame, existing: DataFrame | None, fingerprint: str, forc
         existing: the stage's signals table, or None when it has no snapshot yet.
         fingerprint: the stage's current fingerprint digest.
         force: ``--recompute``: every sample, current or not.
+        key: the row key: ``sample_id``, or ``clip_id`` for a clip stage.
     """
     if existing is None:
         return frame.withColumn(HAS_ROW, F.lit(False)).withColumn(OLD_FINGERPRINT, F.lit(None).cast("string"))
-    rows = existing.select("sample_id", F.col(FINGERPRINT_FIELD.name).alias(OLD_FINGERPRINT), F.lit(True).alias(HAS_ROW))
-    joined = frame.join(rows, "sample_id", "left").withColumn(HAS_ROW, F.coalesce(F.col(HAS_ROW), F.lit(False)))
+    rows = existing.select(key, F.col(FINGERPRINT_FIELD.name).alias(OLD_FINGERPRINT), F.lit(True).alias(HAS_ROW))
+    joined = frame.join(rows, key, "left").withColumn(HAS_ROW, F.coalesce(F.col(HAS_ROW), F.lit(False)))
     if force:
         return joined
     return joined.where(~F.col(HAS_ROW) | F.col(OLD_FINGERPRINT).isNull() | (F.col(OLD_FINGERPRINT) != F.lit(fingerprint)))
@@ -94,8 +96,9 @@ def commit_chunk(
     policy: ErrorPolicy,
     chunk_filter: Column | None,
     what: str,
+    key: str = "sample_id",
 ) -> ChunkCommit:
-    """Write, audit and publish one chunk: an append when it replaces nothing, else one MERGE."""
+    """Write, audit and publish one chunk: an append when it replaces nothing, else one MERGE on ``key``."""
     extra = {ROWS_PROP: str(counts.rows), FINGERPRINT_PROP: fingerprint.digest, FINGERPRINT_OPS_PROP: fingerprint.describe()}
     reports: list[AuditReport] = []
 
@@ -111,20 +114,22 @@ def commit_chunk(
     else:
         extra[RECOMPUTED_PROP] = describe_recomputed(counts.replaced)
         extra[RECOMPUTED_ROWS_PROP] = str(counts.replaced_rows)
-        commit = lake.replace(target, out, lineage, audit=lambda staged: _audit_replace(staged, lineage.run_id, chunk_filter, checked, what), extra=extra)
+        commit = lake.replace(target, out, lineage, audit=lambda staged: _audit_replace(staged, lineage.run_id, chunk_filter, checked, what, key), extra=extra, key=key)
         rows = reports[0].rows if commit and reports else 0
     errors = sum(r.rows_with_errors for r in reports)
     return ChunkCommit(commit, rows, errors, counts.replaced_rows if commit else 0)
 
 
-def _audit_replace(staged: DataFrame, run_id: str, chunk_filter: Column | None, checked: Callable[[DataFrame], AuditReport], what: str) -> None:
-    """Audit the rows a MERGE wrote (this run's rows of this chunk) and one row per written sample."""
+def _audit_replace(
+    staged: DataFrame, run_id: str, chunk_filter: Column | None, checked: Callable[[DataFrame], AuditReport], what: str, key: str = "sample_id"
+) -> None:
+    """Audit the rows a MERGE wrote (this run's rows of this chunk) and one row per written ``key``."""
     written = chunk_rows(staged, run_id, chunk_filter)
     report = checked(written)
-    held = staged.join(written.select("sample_id"), "sample_id", "left_semi").agg(F.count(F.lit(1)), F.countDistinct("sample_id")).first()
-    rows, samples = int(held[0]), int(held[1])
-    if rows != report.rows or samples != report.rows:
-        raise AuditFailed(f"{what}: one-row-per-sample check failed: the staged table holds {rows} rows for the {samples} samples this chunk wrote ({report.rows} written)")
+    held = staged.join(written.select(key), key, "left_semi").agg(F.count(F.lit(1)), F.countDistinct(key)).first()
+    rows, keys = int(held[0]), int(held[1])
+    if rows != report.rows or keys != report.rows:
+        raise AuditFailed(f"{what}: one-row-per-{key} check failed: the staged table holds {rows} rows for the {keys} {key}s this chunk wrote ({report.rows} written)")
 
 
 def chunk_rows(table: DataFrame, run_id: str, chunk_filter: Column | None) -> DataFrame:

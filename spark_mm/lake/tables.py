@@ -136,10 +136,11 @@ class Lake:
         return self._publish(name, staged, lineage)
 
     def replace(
-        self, name: str, frame: DataFrame, lineage: Lineage, audit: Callable[[DataFrame], object] | None = None, extra: dict[str, str] | None = None
+        self, name: str, frame: DataFrame, lineage: Lineage, audit: Callable[[DataFrame], object] | None = None, extra: dict[str, str] | None = None,
+        key: str = "sample_id",
     ) -> Commit | None:
         """Write-audit-publish ``frame`` as ONE commit that replaces the rows with the same
-        ``sample_id`` and inserts the others (a ``MERGE INTO`` on ``sample_id``).
+        ``key`` (``sample_id``; ``clip_id`` for a clip stage) and inserts the others (a ``MERGE INTO`` on it).
 
         ``frame`` is materialised once on the executors first (``localCheckpoint``): MERGE reads
         its source twice (to find the files to rewrite, then to rewrite them) and a stage's
@@ -165,14 +166,14 @@ class Lake:
         aligned.localCheckpoint(eager=True).createOrReplaceTempView(view)
         props = {**lineage.properties(), **(extra or {})}
         self.spark.conf.set("spark.wap.id", lineage.wap_id)
-        for key, value in props.items():
-            self.spark.conf.set(f"spark.sql.iceberg.snapshot-property.{key}", value)
+        for prop, value in props.items():
+            self.spark.conf.set(f"spark.sql.iceberg.snapshot-property.{prop}", value)
         try:
-            self.spark.sql(merge_by_sample_id_sql(full, view, list(target)))
+            self.spark.sql(merge_by_key_sql(full, view, list(target), key))
         finally:
             self.spark.conf.unset("spark.wap.id")
-            for key in props:
-                self.spark.conf.unset(f"spark.sql.iceberg.snapshot-property.{key}")
+            for prop in props:
+                self.spark.conf.unset(f"spark.sql.iceberg.snapshot-property.{prop}")
             self.spark.catalog.dropTempView(view)
         staged = self._staged_snapshot(name, lineage.wap_id)
         if staged is None:
@@ -204,14 +205,14 @@ class Lake:
         return self.spark.read.option("versionAsOf", snapshot_id).table(self.table(name))
 
 
-def merge_by_sample_id_sql(table: str, view: str, columns: list[str]) -> str:
-    """MERGE replacing ``table``'s rows by ``sample_id`` from ``view``, inserting the rest.
+def merge_by_key_sql(table: str, view: str, columns: list[str], key: str = "sample_id") -> str:
+    """MERGE replacing ``table``'s rows by ``key`` from ``view``, inserting the rest.
 
     Assignments are spelled out: Spark 4.1 fails to resolve ``UPDATE SET *`` / ``INSERT *`` on
     tables that accept any schema (``write.spark.accept-any-schema``).
 
-    >>> print(merge_by_sample_id_sql("lake.ns.signals_s", "v", ["sample_id", "x"]))  # doctest: +NORMALIZE_WHITESPACE
-    MERGE INTO lake.ns.signals_s t USING v s ON t.sample_id = s.sample_id
+    >>> print(merge_by_key_sql("lake.ns.signals_s", "v", ["sample_id", "x"]))  # doctest: +NORMALIZE_WHITESPACE
+    MERGE INTO lake.ns.signals_s t USING v s ON t.`sample_id` = s.`sample_id`
     WHEN MATCHED THEN UPDATE SET t.`sample_id` = s.`sample_id`, t.`x` = s.`x`
     WHEN NOT MATCHED THEN INSERT (`sample_id`, `x`) VALUES (s.`sample_id`, s.`x`)
     """
@@ -219,7 +220,7 @@ def merge_by_sample_id_sql(table: str, view: str, columns: list[str]) -> str:
     cols = ", ".join(f"`{c}`" for c in columns)
     vals = ", ".join(f"s.`{c}`" for c in columns)
     return (
-        f"MERGE INTO {table} t USING {view} s ON t.sample_id = s.sample_id\n"
+        f"MERGE INTO {table} t USING {view} s ON t.`{key}` = s.`{key}`\n"
         f"WHEN MATCHED THEN UPDATE SET {sets}\n"
         f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
     )

@@ -25,6 +25,7 @@ from spark_mm.models.weights import WeightsLocation, WeightsParams, WeightsStatu
 from spark_mm.ops.model_aesthetic import HOW_TO_PROVIDE as HEAD_HOW_TO_PROVIDE
 from spark_mm.ops.model_base import ModelOperator, ModelParams
 from spark_mm.ops.registry import register
+from spark_mm.ops.video_base import row_windows
 from spark_mm.video.sampled_frames import FrameProblem, sample_frames
 
 _REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
@@ -65,7 +66,8 @@ class _Frames:
 
 @register
 class VidAesthetic(ModelOperator[VidAestheticParams]):
-    """Aesthetic score of a video: LAION improved aesthetic predictor v2 per sampled frame, reduced.
+    """Aesthetic score of a video (of its clip window in a stage ``over: clips``): LAION improved
+    aesthetic predictor v2 per sampled frame, reduced.
 
     Signal: ``vid_aesthetic_score`` (float, the predictor's roughly 1-10 scale; Data-Juicer's
     recipe thresholds divide it by 10). Per frame: CLIP ViT-L/14 image embedding (the model's
@@ -126,10 +128,10 @@ class VidAesthetic(ModelOperator[VidAestheticParams]):
         def col(name: str) -> list[Any]:
             return chunk.column(name).to_pylist() if name in chunk.schema.names else [None] * chunk.num_rows
 
-        rows = list(zip(col(p.payload_column), col(p.uri_column), col(p.meta_column)))
+        rows = list(zip(col(p.payload_column), col(p.uri_column), col(p.meta_column), row_windows(chunk)))
 
-        def one(row: tuple[Any, Any, Any]) -> tuple[list[Any], str | None]:
-            frames = sample_frames(row[0], row[1], dict(row[2]) if row[2] else None, p.frame_num)
+        def one(row: tuple[Any, Any, Any, Any]) -> tuple[list[Any], str | None]:
+            frames = sample_frames(row[0], row[1], dict(row[2]) if row[2] else None, p.frame_num, row[3])
             if frames.problem is not None:
                 return [], None if frames.problem is FrameProblem.MISSING_INPUT else f"{frames.problem.value}: {frames.message}"
             return [loaded.clip.preprocess(Image.fromarray(f)) for f in frames.images], None

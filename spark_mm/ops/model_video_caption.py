@@ -33,7 +33,7 @@ from spark_mm.models.weights import WeightsLocation, WeightsStatus, resolve
 from spark_mm.ops.base import MISSING_INPUT, OpResult
 from spark_mm.ops.model_base import ModelOperator, ModelParams
 from spark_mm.ops.registry import register
-from spark_mm.ops.video_base import VideoInputs, require_modules
+from spark_mm.ops.video_base import VideoInputs, require_modules, row_windows
 from spark_mm.video.frames import Sampling
 from spark_mm.video.sampled_frames import FrameProblem, sample_frames
 
@@ -122,7 +122,8 @@ def join_captions(texts: Iterable[str]) -> str:
 
 @register
 class VidCaption(VideoInputs, ModelOperator[VidCaptionParams]):
-    """Caption of a video: a vision-to-text model over its sampled frames (Data-Juicer's frames captioner).
+    """Caption of a video (of its clip window in a stage ``over: clips``): a vision-to-text model
+    over its sampled frames (Data-Juicer's frames captioner).
 
     Signals: ``vid_caption`` (the frames' captions, stripped, joined with ``". "``),
     ``vid_caption_frames`` (list of the per-frame captions), ``vid_caption_frame_s`` (list of the
@@ -164,13 +165,13 @@ class VidCaption(VideoInputs, ModelOperator[VidCaptionParams]):
     def load(self, location: WeightsLocation, device: str, dtype: str) -> captioner.CaptionerBundle:
         return captioner.load_captioner(location, device, dtype)
 
-    def _rows(self, chunk: pa.RecordBatch) -> list[tuple[Any, Any, Any]]:
+    def _rows(self, chunk: pa.RecordBatch) -> list[tuple[Any, Any, Any, Any]]:
         p = self.params
 
         def col(name: str) -> list[Any]:
             return chunk.column(name).to_pylist() if name in chunk.schema.names else [None] * chunk.num_rows
 
-        return list(zip(col(p.payload_column), col(p.uri_column), col(p.meta_column)))
+        return list(zip(col(p.payload_column), col(p.uri_column), col(p.meta_column), row_windows(chunk)))
 
     def prepare(self, chunk: pa.RecordBatch) -> Prepared:
         from PIL import Image, ImageOps
@@ -178,8 +179,8 @@ class VidCaption(VideoInputs, ModelOperator[VidCaptionParams]):
         p = self.params
         bundle: captioner.CaptionerBundle = self._model
 
-        def one(row: tuple[Any, Any, Any]) -> tuple[dict[str, Any] | None, list[float], str | None, str | None]:
-            got = sample_frames(row[0], row[1], dict(row[2]) if row[2] else None, self._sampling)
+        def one(row: tuple[Any, Any, Any, Any]) -> tuple[dict[str, Any] | None, list[float], str | None, str | None]:
+            got = sample_frames(row[0], row[1], dict(row[2]) if row[2] else None, self._sampling, row[3])
             if got.problem is not None:
                 error = None if got.problem is FrameProblem.MISSING_INPUT else f"{got.problem.value}: {got.message}"[:300]
                 return None, [], got.problem.value, error
@@ -261,7 +262,7 @@ class VidCaption(VideoInputs, ModelOperator[VidCaptionParams]):
         for batch in batches:
             reasons = [
                 VidCaptionReason.MISSING_INPUT.value if payload is None and uri is None else VidCaptionReason.MODEL_MISSING.value
-                for payload, uri, _ in self._rows(batch)
+                for payload, uri, _, _ in self._rows(batch)
             ]
             arrays = [pa.nulls(batch.num_rows, f.type) for f in list(schema)[:-2]]
             arrays += [pa.array([False] * batch.num_rows, pa.bool_()), pa.array(reasons, pa.string())]

@@ -24,9 +24,11 @@ from spark_mm.models.batching import Column, Prepared
 from spark_mm.models.weights import WeightsLocation, WeightsStatus
 from spark_mm.ops.model_base import ModelOperator, ModelParams
 from spark_mm.ops.registry import register
+from spark_mm.ops.video_base import row_windows
 from spark_mm.sources.video_bytes import PayloadRefError, open_video
 from spark_mm.video.frames import Sampling, sample
 from spark_mm.video.scenes import ClipReason, SplitError
+from spark_mm.video.window import Window
 
 
 class VidNsfwParams(ModelParams):
@@ -70,7 +72,8 @@ _REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 @register
 class VidNsfw(ModelOperator[VidNsfwParams]):
-    """P(NSFW) of each video: open-NSFW (ONNX) per sampled frame, reduced by ``reduce``.
+    """P(NSFW) of each video (of its clip window in a stage ``over: clips``): open-NSFW (ONNX) per
+    sampled frame, reduced by ``reduce``.
 
     Signals: ``vid_nsfw_score`` (float32 in [0, 1]), ``vid_nsfw_frames`` (frames scored) and
     ``vid_nsfw_ok`` (score within ``[min_score, max_score]``; null without a score). A row whose
@@ -108,8 +111,10 @@ class VidNsfw(ModelOperator[VidNsfwParams]):
     def load(self, location: WeightsLocation, device: str, dtype: str) -> nsfw.OnnxNsfw:
         return nsfw.load_session(location.path, device, self.params.onnx_threads)
 
-    def frames_of(self, payload: bytes | None, uri: str | None, meta: dict[str, str] | None) -> tuple[list[np.ndarray], str | None]:
-        """Preprocessed frames of one row and an error message (none for a row without video bytes)."""
+    def frames_of(
+        self, payload: bytes | None, uri: str | None, meta: dict[str, str] | None, window: Window | None = None
+    ) -> tuple[list[np.ndarray], str | None]:
+        """Preprocessed frames of one row (of its clip ``window`` when given) and an error message (none for a row without video bytes)."""
         if self._av is None:
             import av
 
@@ -123,7 +128,7 @@ class VidNsfw(ModelOperator[VidNsfwParams]):
             return [], None
         try:
             with stream:
-                got = sample(self._av, stream, self._sampling)
+                got = sample(self._av, stream, self._sampling, window)
         except SplitError as err:
             return [], None if err.reason is ClipReason.NOT_VIDEO else f"{err.reason.value}: {err}"
         except Exception as err:  # noqa: BLE001 - one bad file is an error row, never a failed batch
@@ -136,8 +141,8 @@ class VidNsfw(ModelOperator[VidNsfwParams]):
         def col(name: str) -> list[Any]:
             return chunk.column(name).to_pylist() if name in chunk.schema.names else [None] * chunk.num_rows
 
-        rows = list(zip(col(p.payload_column), col(p.uri_column), col(p.meta_column)))
-        results = list(self.decode_pool.map(lambda r: self.frames_of(r[0], r[1], dict(r[2]) if r[2] else None), rows))
+        rows = list(zip(col(p.payload_column), col(p.uri_column), col(p.meta_column), row_windows(chunk)))
+        results = list(self.decode_pool.map(lambda r: self.frames_of(r[0], r[1], dict(r[2]) if r[2] else None, r[3]), rows))
         xs = [f for frames, _ in results for f in frames]
         owner = np.array([i for i, (frames, _) in enumerate(results) for _ in frames], dtype=np.int64)
         x = np.stack(xs) if xs else np.zeros((0, nsfw.CROP_PX, nsfw.CROP_PX, 3), np.float32)

@@ -16,12 +16,13 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision
-from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules
+from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules, row_windows
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
 from spark_mm.sources.video_bytes import PayloadRefError, open_video
 from spark_mm.video.motion import MotionOptions, motion_score
 from spark_mm.video.scenes import SplitError
+from spark_mm.video.window import Window
 
 _INSTALL = "vid_motion needs PyAV and OpenCV: pip install 'spark-mm[video]' (av, opencv-python-headless)"
 
@@ -65,7 +66,8 @@ class VidMotionParams(VideoInputParams):
 
 @register
 class VidMotion(VideoInputs, Filter[VidMotionParams]):
-    """Motion score of each sample's video (Farneback optical flow as Data-Juicer computes it).
+    """Motion score of each row's video, or of its clip window in a stage ``over: clips``
+    (Farneback optical flow as Data-Juicer computes it).
 
     Signals: ``vid_motion_score`` (mean flow magnitude, px; a fraction of the diagonal with
     ``relative``) and ``vid_motion_pairs`` (frame pairs averaged). Reasons: :class:`VidMotionReason`;
@@ -93,8 +95,10 @@ class VidMotion(VideoInputs, Filter[VidMotionParams]):
             av.logging.set_level(av.logging.PANIC)
             self._av = av
 
-    def measure(self, payload: bytes | None, uri: str | None, meta: dict[str, str] | None) -> tuple[float | None, int | None, VidMotionReason | None, str | None]:
-        """(score, pairs, reason, error) of one row; never raises for bad input."""
+    def measure(
+        self, payload: bytes | None, uri: str | None, meta: dict[str, str] | None, window: Window | None = None
+    ) -> tuple[float | None, int | None, VidMotionReason | None, str | None]:
+        """(score, pairs, reason, error) of one row (of its clip ``window`` when given); never raises for bad input."""
         p = self.params
         try:
             stream = open_video(payload, uri, meta)
@@ -104,7 +108,7 @@ class VidMotion(VideoInputs, Filter[VidMotionParams]):
             return None, None, VidMotionReason.MISSING_INPUT, None
         try:
             with stream:
-                score, pairs = motion_score(self._av, stream, MotionOptions(p.sampling_fps, p.size, p.max_size, p.relative))
+                score, pairs = motion_score(self._av, stream, MotionOptions(p.sampling_fps, p.size, p.max_size, p.relative), window)
         except SplitError as err:
             reason = VidMotionReason(err.reason.value)
             return None, None, reason, None if reason is VidMotionReason.NOT_VIDEO else str(err)
@@ -127,7 +131,8 @@ class VidMotion(VideoInputs, Filter[VidMotionParams]):
         def col(name: str) -> list[Any]:
             return batch.column(name).to_pylist() if name in batch.schema.names else [None] * batch.num_rows
 
-        rows = [self.measure(pl, u, dict(m) if m else None) for pl, u, m in zip(col(p.payload_column), col(p.uri_column), col(p.meta_column))]
+        inputs = zip(col(p.payload_column), col(p.uri_column), col(p.meta_column), row_windows(batch))
+        rows = [self.measure(pl, u, dict(m) if m else None, w) for pl, u, m, w in inputs]
         reason = pa.array([r[2].value if r[2] else None for r in rows], pa.string())
         errors = pa.array([r[3] for r in rows], pa.string())
         signals = pa.RecordBatch.from_arrays(

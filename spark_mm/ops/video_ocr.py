@@ -20,7 +20,7 @@ from pydantic import Field
 
 from spark_mm.errors import MissingDependency
 from spark_mm.ops.base import MISSING_INPUT, Filter, FilterDecision
-from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules
+from spark_mm.ops.video_base import VideoInputParams, VideoInputs, require_modules, row_windows
 from spark_mm.ops.registry import register
 from spark_mm.ops.thresholds import Bound, Threshold, column
 from spark_mm.video.sampled_frames import FrameProblem, sample_frames
@@ -80,7 +80,8 @@ _REDUCE = {"avg": np.mean, "max": np.max, "min": np.min}
 
 @register
 class VidOcr(VideoInputs, Filter[VidOcrParams]):
-    """Text-area ratio of a video (Data-Juicer's ``video_ocr_area_ratio_filter``); adds ``vid_ocr_area_ratio``.
+    """Text-area ratio of a video, or of its clip window in a stage ``over: clips`` (Data-Juicer's
+    ``video_ocr_area_ratio_filter``); adds ``vid_ocr_area_ratio``.
 
     Signal: ``vid_ocr_area_ratio`` (float, unitless share of the frame area covered by detected
     text boxes, reduced over the sampled frames by ``reduce``, mean by default). Kept when
@@ -137,8 +138,9 @@ class VidOcr(VideoInputs, Filter[VidOcrParams]):
         ratios: list[float | None] = []
         reasons: list[str | None] = []
         errors: list[str | None] = []
-        for payload, uri, meta in zip(self._column(batch, p.payload_column), self._column(batch, p.uri_column), self._column(batch, p.meta_column)):
-            frames = sample_frames(payload, uri, dict(meta) if meta else None, p.frame_sample_num)
+        columns = (self._column(batch, p.payload_column), self._column(batch, p.uri_column), self._column(batch, p.meta_column), row_windows(batch))
+        for payload, uri, meta, window in zip(*columns):
+            frames = sample_frames(payload, uri, dict(meta) if meta else None, p.frame_sample_num, window)
             if frames.problem is not None:
                 ratios.append(None)
                 reasons.append(frames.problem.value)

@@ -16,7 +16,16 @@ Two ways to pick frames, the two Data-Juicer's video operators offer (``frame_sa
 :func:`uniform_seconds` and :func:`uniform_indices` are the rule on numbers alone; :func:`sample`
 applies it to an open container in two passes (demux for timestamps, then decode only what is
 picked); :func:`frames_at` decodes given frame indices the same way (the report's keyframe thumbnails).
-docs/video.md lists where this differs from Data-Juicer. Nothing here imports pyspark.
+
+**Clip windows.** :func:`sample` takes an optional :class:`Window` ``[start_s, end_s)`` (a clip of
+``video_clips``, seconds from the stream's first frame) and applies the rule to the window as if
+the clip were the video, as Data-Juicer scoring a clip file does: the frames are those whose time
+lies in the window (:func:`window_span`); the window's first frame counts as a keyframe (a clip
+file starts on one); the duration runs from that frame to the first frame after the window (the
+stream's duration for the last clip); picks are indices into the whole video
+(:func:`window_uniform_indices`, :func:`window_keyframe_indices`). Decoding seeks to the keyframe
+at or before the window. docs/video.md lists where this differs from Data-Juicer. Nothing here
+imports pyspark.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from fractions import Fraction
 from typing import Any, BinaryIO
 
 from spark_mm.video.scenes import ClipReason, SplitError, _open
+from spark_mm.video.window import Window, window_span
+
 
 _UNIFORM = re.compile(r"^uniform\((\d+)\)$")
 
@@ -123,6 +134,37 @@ def uniform_indices(pts: Sequence[int], keys: Sequence[bool], time_base: Fractio
     return picked
 
 
+def window_uniform_indices(
+    pts: Sequence[int], keys: Sequence[bool], time_base: Fraction, duration: Fraction, n: int, span: tuple[int, int], origin: int = 0
+) -> list[int]:
+    """:func:`uniform_indices` over the frames of ``span`` as if they were the video; indices into ``pts``.
+
+    The window's first frame is time 0 and a keyframe; its duration runs to the first frame after
+    it, or to ``duration`` (the whole stream's) for the last clip.
+
+    >>> pts = list(range(0, 20 * 512, 512))  # 20 frames at 2 fps (time base 1/1024), one keyframe
+    >>> window_uniform_indices(pts, [True] + [False] * 19, Fraction(1, 1024), Fraction(10), 3, (4, 10))
+    [4, 7, 9]
+    """
+    first, stop = span
+    if first >= stop:
+        return []
+    sub = [p - pts[first] for p in pts[first:stop]]
+    end = Fraction(pts[stop] - pts[first]) * time_base if stop < len(pts) else duration - Fraction(pts[first] - origin) * time_base
+    keys_in = [True, *keys[first + 1 : stop]]
+    return [first + i for i in uniform_indices(sub, keys_in, time_base, max(end, Fraction(0)), n)]
+
+
+def window_keyframe_indices(keys: Sequence[bool], span: tuple[int, int]) -> list[int]:
+    """``keyframes`` over a window: its first frame (a clip file starts on a keyframe) and every keyframe in it.
+
+    >>> window_keyframe_indices([True, False, False, True, False, True], (1, 5))
+    [1, 3]
+    """
+    first, stop = span
+    return [i for i in range(first, stop) if i == first or keys[i]]
+
+
 @dataclass
 class Sampled:
     """Frames picked from one video: BGR arrays ``(h, w, 3)`` uint8 and their seconds (raw pts × time base)."""
@@ -142,7 +184,7 @@ def stream_duration(container: Any) -> Fraction | None:
     return None
 
 
-def _timestamps(container: Any) -> tuple[list[int], list[bool]]:
+def timestamps(container: Any) -> tuple[list[int], list[bool]]:
     """Raw pts and key flags of every video packet, sorted by pts (presentation order)."""
     video = container.streams.video[0]
     rows = [(int(p.pts), bool(p.is_keyframe)) for p in container.demux(video) if p.size and p.pts is not None]
@@ -151,20 +193,23 @@ def _timestamps(container: Any) -> tuple[list[int], list[bool]]:
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def sample(av: Any, stream: BinaryIO, sampling: Sampling) -> Sampled:
-    """Open ``stream`` and return the frames ``sampling`` picks.
+def sample(av: Any, stream: BinaryIO, sampling: Sampling, window: Window | None = None) -> Sampled:
+    """Open ``stream`` and return the frames ``sampling`` picks (within ``window`` when given).
 
     Raises:
-        SplitError: not a video, not openable, or no frame decodes (the clips step's reasons).
+        SplitError: not a video, not openable, no frame decodes (the clips step's reasons), or no
+            frame lies in ``window``.
     """
     container = _open(av, stream)
     with container:
         video = container.streams.video[0]
         tb = Fraction(video.time_base)
         try:
+            if window is not None:
+                return _sample_window(container, video, tb, sampling, window)
             if sampling.method == "keyframes":
                 return _keyframes(container, video, tb)
-            pts, keys = _timestamps(container)
+            pts, keys = timestamps(container)
             duration = stream_duration(container)
             if not pts or duration is None:
                 raise SplitError(ClipReason.DECODE_ERROR, "no video packets or no duration")
@@ -179,9 +224,47 @@ def sample(av: Any, stream: BinaryIO, sampling: Sampling) -> Sampled:
         return Sampled(frames, secs, len(pts))
 
 
+def _sample_window(container: Any, video: Any, tb: Fraction, sampling: Sampling, window: Window) -> Sampled:
+    """:func:`sample` restricted to ``window`` (see the module docstring)."""
+    pts, keys = timestamps(container)
+    origin = video.start_time or 0
+    span = window_span(pts, origin, tb, window)
+    if span[0] >= span[1]:
+        raise SplitError(ClipReason.DECODE_ERROR, f"no frame in the clip window [{window.start_s}, {window.end_s}) s")
+    if sampling.method == "keyframes":
+        want = window_keyframe_indices(keys, span)
+    else:
+        duration = stream_duration(container)
+        if duration is None:
+            raise SplitError(ClipReason.DECODE_ERROR, "no duration")
+        want = window_uniform_indices(pts, keys, tb, duration, sampling.n, span, origin)
+    got = decode_from_keyframe(container, video, pts, keys, want)
+    picked = [i for i in want if pts[i] in got]
+    if not picked:
+        raise SplitError(ClipReason.DECODE_ERROR, "no frame decoded")
+    return Sampled([got[pts[i]] for i in picked], [float(pts[i] * tb) for i in picked], span[1] - span[0])
+
+
+def decode_from_keyframe(container: Any, video: Any, pts: Sequence[int], keys: Sequence[bool], want: Sequence[int]) -> dict[int, Any]:
+    """BGR arrays by raw pts of the frames at indices ``want``: seek to the keyframe at or before the
+    first of them, decode from there (from the start again if the seek landed past one of them)."""
+    if not want:
+        return {}
+    wanted = {pts[i] for i in want}
+    first = min(want)
+    key = next((i for i in range(first, -1, -1) if keys[i]), 0)
+    if key > 0:
+        container.seek(pts[key], stream=video, backward=True, any_frame=False)
+        got = _decode_pts(container, video, wanted)
+        if len(got) == len(wanted):
+            return got
+        container.seek(0)
+    return _decode_pts(container, video, wanted)
+
+
 def _decode_pts(container: Any, video: Any, wanted: set[int]) -> dict[int, Any]:
-    """BGR arrays of the frames whose raw pts is in ``wanted``, decoding once from the start and
-    stopping after the last of them."""
+    """BGR arrays of the frames whose raw pts is in ``wanted``, decoding once from where the
+    container stands and stopping after the last of them."""
     got: dict[int, Any] = {}
     if not wanted:
         return got
@@ -205,7 +288,7 @@ def frames_at(av: Any, stream: BinaryIO, indices: Sequence[int]) -> dict[int, An
     with container:
         video = container.streams.video[0]
         try:
-            pts, _ = _timestamps(container)
+            pts, _ = timestamps(container)
             by_pts = {pts[i]: i for i in sorted(set(indices)) if 0 <= i < len(pts)}
             got = _decode_pts(container, video, set(by_pts))
         except av.FFmpegError as err:

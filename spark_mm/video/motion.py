@@ -12,6 +12,8 @@ Data-Juicer's ``video_motion_score_filter`` reads frames through OpenCV's ``Vide
 * the video's score is the mean over the pairs.
 
 Here PyAV decodes every frame once (presentation order) and the same frame indices are picked.
+With a clip :class:`~spark_mm.video.frames.Window` the loop runs over the window's frames as if
+the clip were the video (:func:`window_read_indices`), decoding from the keyframe at or before it.
 docs/video.md lists the deviations.
 """
 
@@ -24,6 +26,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from spark_mm.video.frames import decode_from_keyframe, timestamps
+from spark_mm.video.window import Window, window_span
 from spark_mm.video.scenes import ClipReason, SplitError, _open
 
 FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5, "poly_sigma": 1.2, "flags": 0}
@@ -47,6 +51,19 @@ def read_indices(total_frames: int, step: int) -> list[int]:
     if len(out) == 2:
         out.extend(range(step, total_frames, step))
     return out
+
+
+def window_read_indices(span: tuple[int, int], fps: float, sampling_fps: float) -> list[int]:
+    """:func:`read_indices` of the clip ``[first, stop)`` as if it were the video; indices into the video.
+
+    >>> window_read_indices((10, 20), 6.0, 2.0)  # step 3 over the clip's 10 frames
+    [10, 11, 13, 16, 19]
+    """
+    first, stop = span
+    total = stop - first
+    if total <= 0:
+        return []
+    return [first + i for i in read_indices(total, sampling_step(fps, sampling_fps, total))]
 
 
 def resized_size(height: int, width: int, size: tuple[int, ...] | None, max_size: int | None) -> tuple[int, int]:
@@ -165,19 +182,36 @@ def _picked(container: Any, want: list[int]) -> Iterator[np.ndarray]:
         yield got[i]
 
 
-def motion_score(av: Any, stream: BinaryIO, opts: MotionOptions) -> tuple[float | None, int]:
-    """``(score, pairs)`` of one video; score None when fewer than two frames decode.
+def _window_frames(container: Any, video: Any, window: Window, sampling_fps: float, fps: float) -> Iterator[np.ndarray]:
+    """The frames Data-Juicer's loop reads from the clip ``window``, in its order (ends at a missing one)."""
+    pts, keys = timestamps(container)
+    span = window_span(pts, video.start_time or 0, Fraction(video.time_base), window)
+    if span[0] >= span[1]:
+        raise SplitError(ClipReason.DECODE_ERROR, f"no frame in the clip window [{window.start_s}, {window.end_s}) s")
+    want = window_read_indices(span, fps, sampling_fps)
+    got = decode_from_keyframe(container, video, pts, keys, want)
+    for i in want:
+        if pts[i] not in got:
+            return
+        yield got[pts[i]]
+
+
+def motion_score(av: Any, stream: BinaryIO, opts: MotionOptions, window: Window | None = None) -> tuple[float | None, int]:
+    """``(score, pairs)`` of one video (of its clip ``window`` when given); score None when fewer
+    than two frames decode.
 
     Raises:
-        SplitError: not a video, not openable, or nothing decodes.
+        SplitError: not a video, not openable, nothing decodes, or no frame lies in ``window``.
     """
     container = _open(av, stream)
     with container:
         video = container.streams.video[0]
         try:
-            total = count_frames(container)
             rate = video.average_rate or video.guessed_rate
             fps = float(Fraction(rate)) if rate else 0.0
+            if window is not None:
+                return score_frames(_window_frames(container, video, window, opts.sampling_fps, fps), opts)
+            total = count_frames(container)
             want = read_indices(total, sampling_step(fps, opts.sampling_fps, total))
             return score_frames(_picked(container, want), opts)
         except av.FFmpegError as err:

@@ -51,8 +51,11 @@ def _av() -> Any:
     return av
 
 
-def sample_frames(payload: bytes | None, uri: str | None, meta: Mapping[str, str] | None, n: int | frames.Sampling) -> Frames:
-    """The frames of a row's video that ``n`` picks (an int: ``uniform(n)``); never raises for bad input.
+def sample_frames(
+    payload: bytes | None, uri: str | None, meta: Mapping[str, str] | None, n: int | frames.Sampling, window: frames.Window | None = None
+) -> Frames:
+    """The frames of a row's video (of its clip ``window`` when given) that ``n`` picks (an int:
+    ``uniform(n)``); never raises for bad input.
 
     Raises:
         MissingDependency: PyAV is not installed.
@@ -67,7 +70,7 @@ def sample_frames(payload: bytes | None, uri: str | None, meta: Mapping[str, str
     try:
         with stream:
             sampling = n if isinstance(n, frames.Sampling) else frames.Sampling("uniform", n)
-            picked = frames.sample(av, stream, sampling)
+            picked = frames.sample(av, stream, sampling, window)
         return Frames([np.ascontiguousarray(f[..., ::-1]) for f in picked.frames], picked.seconds)
     except SplitError as err:
         return Frames([], [], FrameProblem.DECODE_ERROR, str(err))

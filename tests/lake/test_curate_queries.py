@@ -15,13 +15,11 @@ from spark_mm.dedup.methods import METHODS
 REPO = Path(__file__).resolve().parents[2]
 QUERIES = sorted((REPO / "conf").glob("*_curate.sql"))
 # Queries whose recipe has no dedup step on purpose, and why.
-# Dedup over clips (clip_phash, keyed by clip_id) is not a per-sample keep rule: a per-video query
-# does not join it (docs/video.md, "Clip dedup"); only sample-keyed dedup steps are checked here.
-NO_DEDUP = {"video_curate.sql": "no video dedup yet; its clip dedup is per clip (docs/video.md)"}
+NO_DEDUP: dict[str, str] = {}
 
 
-def sample_steps(recipe: object) -> list:
-    return [s for s in recipe.dedup if METHODS[s.method].rows.table is None]  # type: ignore[attr-defined]
+def dedup_steps(recipe: object) -> list:
+    return list(recipe.dedup)  # type: ignore[attr-defined]
 
 
 def test_there_are_shipped_queries() -> None:
@@ -36,28 +34,34 @@ def test_query_applies_every_dedup_step_of_its_recipe(query: Path) -> None:
     recipe = recipes.load(REPO / named.group(1), ["tracking.enabled=false"]).recipe
     sql = "\n".join(line.split("--", 1)[0] for line in text.splitlines())  # comments do not count
     if query.name in NO_DEDUP:
-        assert not sample_steps(recipe) and "dedup_" not in sql, f"{query.name} is listed in NO_DEDUP but its recipe or query has dedup"
+        assert not dedup_steps(recipe) and "dedup_" not in sql, f"{query.name} is listed in NO_DEDUP but its recipe or query has dedup"
         return
-    assert sample_steps(recipe), f"{named.group(1)} has no dedup step; this check would be vacuous"
-    for step in sample_steps(recipe):
-        join = re.search(rf"JOIN \$\{{namespace\}}\.dedup_{step.name}\s+(\w+)\s+USING \(sample_id\)", sql)
+    assert dedup_steps(recipe), f"{named.group(1)} has no dedup step; this check would be vacuous"
+    for step in dedup_steps(recipe):
+        key = METHODS[step.method].rows.id_column  # sample_id, or clip_id for clip dedup (the query's rows are clips)
+        join = re.search(rf"JOIN \$\{{namespace\}}\.dedup_{step.name}\s+(\w+)\s+USING \({key}\)", sql)
         assert join, f"{query.name} does not join ${{namespace}}.dedup_{step.name} (dedup step {step.name!r} of {named.group(1)})"
         assert re.search(rf"\b{join.group(1)}\.dup_keep\b", sql), f"{query.name} joins dedup_{step.name} but does not filter on {join.group(1)}.dup_keep"
 
 
 def test_video_query_passes_the_analyzer_over_its_recipes_schemas(spark) -> None:  # type: ignore[no-untyped-def]
-    """conf/video_curate.sql resolves against samples + the signals_<stage> schemas of conf/video.yaml
-    (global temp views, nothing executed); a misspelt column does not."""
+    """conf/video_curate.sql resolves against samples, video_clips, dedup_clips and the signals_<stage>
+    schemas of conf/video.yaml (global temp views, nothing executed); a misspelt column does not."""
     from pyspark.errors import AnalysisException
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from spark_mm.engine.runner import signals_table, stage_plans
     from spark_mm.lake.curate import substitute
     from spark_mm.sources.record_files import SAMPLES_DDL
+    from spark_mm.video.clips import VIDEO_CLIPS_SCHEMA
 
     pytest.importorskip("rapidocr")
     recipe = recipes.load(REPO / "conf" / "video.yaml", ["tracking.enabled=false"]).recipe
-    views = {"samples": spark.createDataFrame([], SAMPLES_DDL)}
+    views = {
+        "samples": spark.createDataFrame([], SAMPLES_DDL),
+        "video_clips": spark.createDataFrame([], from_arrow_schema(VIDEO_CLIPS_SCHEMA)),
+        "dedup_clips": spark.createDataFrame([], "clip_id string, sample_id string, dup_keep boolean, dup_reason string"),
+    }
     for plan in stage_plans(recipe):
         views[signals_table(plan.name)] = spark.createDataFrame([], from_arrow_schema(plan.output_schema()))
     for name, df in views.items():
@@ -65,7 +69,7 @@ def test_video_query_passes_the_analyzer_over_its_recipes_schemas(spark) -> None
     try:
         sql = substitute((REPO / "conf" / "video_curate.sql").read_text(), {"namespace": "global_temp"})
         fields = spark.sql(sql).schema.fieldNames()
-        assert fields[0] == "sample_id" and {"payload", "vid_ocr_area_ratio", "vid_aesthetic_score", "vid_caption"} <= set(fields)
+        assert fields[:2] == ["clip_id", "sample_id"] and {"payload", "start_s", "end_s", "vid_ocr_area_ratio", "vid_aesthetic_score", "vid_caption"} <= set(fields)
         with pytest.raises(AnalysisException):
             spark.sql(sql.replace("c.vid_ocr_ok", "c.vid_ocr_okay")).schema
     finally:

@@ -1,10 +1,10 @@
 """``spark-submit jobs/video.py --recipe conf/video.yaml`` on local-cluster (two executor JVMs), end
-to end on the embedded video sample: every stage, the clips step, clip dedup, then
-``conf/video_curate.sql`` over what it wrote.
+to end on the embedded video sample: the per-video stage, the clips step, the clip stages
+(``over: clips``), clip dedup, then ``conf/video_curate.sql`` over what it wrote.
 
 Nothing here is compared with an in-process run (the video ops' own tests pin their values); what
 is pinned is what a cluster could break: every table accounted for (one row per sample in each
-sample-keyed table, one per clip in each clip-keyed one), the application a standalone one (not
+sample-keyed table, one per clip in each clip stage's, one per ``video_clips`` row in ``dedup_clips``), the application a standalone one (not
 ``local-*``), and the shipped curation query resolving and keeping only rows its rules allow.
 """
 
@@ -25,7 +25,9 @@ from tests.integration.test_local_cluster import tables  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NS = "vid_cluster"
-CLIP_TABLES = ("video_clips",)  # one row per clip plus one error row per video not split
+# Tables with one row per video_clips row (every clip, and one error row per video not split);
+# clip stages (over: clips) have one row per clip, sample-keyed tables one row per sample.
+ALL_CLIP_ROWS = ("video_clips", "dedup_clips")
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +48,18 @@ def video_job(lake_home: Path) -> subprocess.CompletedProcess[str]:
 def test_video_recipe_on_local_cluster_accounts_for_every_video_and_clip(video_job, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     assert video_job.returncode == 0, video_job.stderr[-3000:]
     names = tables(spark, NS)
-    assert {"samples", "signals_video_cpu", "signals_video_models", "signals_clips", "video_clips", "dedup_clips"} <= names, names
+    assert {"samples", "signals_video_cpu", "signals_clip_cpu", "signals_clip_models", "signals_clips", "video_clips", "dedup_clips"} <= names, names
     n = spark.table(f"lake.{NS}.samples").count()
     assert n >= 5, n
     clips = spark.sql(f"SELECT count(*) AS rows, count(clip_index) AS clips, count(DISTINCT clip_id) AS ids FROM lake.{NS}.video_clips").first()
-    assert clips["clips"] > 0 and clips["ids"] == clips["rows"], clips
-    for name in sorted(names - {"samples", *CLIP_TABLES}):
+    assert clips["clips"] >= n // 2 and clips["rows"] > clips["clips"] and clips["ids"] == clips["rows"], clips  # clips and error rows
+    keys = spark.sql(f"SELECT count(*), count(DISTINCT key_type, key, sample_id) FROM lake.{NS}.dedup_keys").first()
+    assert 0 < keys[0] == keys[1] <= clips["rows"], tuple(keys)  # the side-channel key table: one row per (key type, key, kept id)
+    for name in sorted(names - {"samples", "video_clips", "dedup_keys"}):
         frame = spark.table(f"lake.{NS}.{name}")
         key = "clip_id" if "clip_id" in frame.columns else "sample_id"
         got = frame.selectExpr("count(*)", f"count(DISTINCT {key})").first()
-        want = clips["clips"] if key == "clip_id" else n
+        want = {"sample_id": n, "clip_id": clips["rows"] if name in ALL_CLIP_ROWS else clips["clips"]}[key]
         assert tuple(got) == (want, want), (name, key, tuple(got), want)
     app = spark.sql(f"SELECT summary['spark.app.id'] FROM lake.{NS}.signals_video_cpu.snapshots").first()[0]
     assert app.startswith("app-"), app  # a standalone (local-cluster) application id
@@ -64,11 +68,14 @@ def test_video_recipe_on_local_cluster_accounts_for_every_video_and_clip(video_j
 @pytest.mark.cluster
 def test_video_curate_query_keeps_only_rows_its_rules_allow(video_job, spark: SparkSession) -> None:  # type: ignore[no-untyped-def]
     assert video_job.returncode == 0, video_job.stderr[-3000:]
-    kept = spark.sql(substitute((REPO / "conf" / "video_curate.sql").read_text(), {"namespace": f"lake.{NS}"}))
-    rows = kept.collect()
-    n = spark.table(f"lake.{NS}.samples").count()
-    assert 0 < len(rows) < n, (len(rows), n)  # the sample's broken files and still video are dropped
-    meta = {r["sample_id"]: r for r in spark.table(f"lake.{NS}.signals_video_cpu").collect()}
+    rows = spark.sql(substitute((REPO / "conf" / "video_curate.sql").read_text(), {"namespace": f"lake.{NS}"})).collect()
+    clips = spark.sql(f"SELECT count(*) FROM lake.{NS}.video_clips WHERE error IS NULL").first()[0]
+    assert 0 < len(rows) < clips and len({r["clip_id"] for r in rows}) == len(rows), (len(rows), clips)  # the still clips are dropped
+    video = {r["sample_id"]: r for r in spark.table(f"lake.{NS}.signals_video_cpu").collect()}
+    per_clip = {r["clip_id"]: r for r in spark.table(f"lake.{NS}.signals_clip_cpu").collect()}
+    kept = {r["clip_id"]: r["dup_keep"] for r in spark.table(f"lake.{NS}.dedup_clips").collect()}
     for row in rows:
-        m = meta[row["sample_id"]]
-        assert m["vid_meta_ok"] and m["vid_duration_ok"] and m["vid_motion_ok"], row["sample_id"]
+        v, c = video[row["sample_id"]], per_clip[row["clip_id"]]
+        assert v["vid_meta_ok"] and v["vid_duration_ok"] and c["vid_motion_ok"] and c["vid_ocr_ok"] and kept[row["clip_id"]], row["clip_id"]
+    dropped = set(per_clip) - {r["clip_id"] for r in rows}
+    assert any(not per_clip[c]["vid_motion_ok"] for c in dropped), "no clip was dropped for its motion score"

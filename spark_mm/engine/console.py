@@ -69,6 +69,14 @@ QUIET_LOGGERS: tuple[QuietLogger, ...] = (
         deny_regex="Truncated the string representation of a plan.*",
         level="warn",
     ),
+    QuietLogger(
+        "org.apache.arrow.memory.CheckAllocator",
+        "Spark's jars and Iceberg's runtime jar each carry an Arrow DefaultAllocationManagerFactory; "
+        "Arrow picks the first one found, and both allocate the same off-heap buffers. Printed once, "
+        "at the driver's first Arrow allocation, often in the middle of the live progress line.",
+        deny_regex="More than one DefaultAllocationManager on classpath.*",
+        level="warn",
+    ),
 )
 
 QUIET_PY_LOGGERS: dict[str, str] = {

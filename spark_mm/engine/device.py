@@ -10,6 +10,7 @@ nor torch.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ class DeviceChoice:
     Attributes:
         device: torch device string (``cpu`` or ``cuda:<n>``).
         spark_gpu_addresses: GPU addresses Spark assigned to the task (empty outside a GPU stage).
-        cuda_available: whether torch sees CUDA in this process.
+        cuda_available: whether the model's runtime sees CUDA in this process (torch by default).
     """
 
     device: str
@@ -49,7 +50,8 @@ def task_gpu_addresses() -> tuple[str, ...]:
     return tuple(str(a) for a in gpu.addresses)
 
 
-def _cuda_available() -> bool:
+def torch_sees_cuda() -> bool:
+    """Whether torch is installed and sees a CUDA device (imports torch: seconds, and GBs on a CUDA build)."""
     try:
         import torch
     except ImportError:
@@ -57,24 +59,26 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def select_device(prefer: str = "auto") -> DeviceChoice:
+def select_device(prefer: str = "auto", cuda_available: Callable[[], bool] = torch_sees_cuda) -> DeviceChoice:
     """Choose the device for this task.
 
     Args:
         prefer: ``auto`` (Spark-assigned GPU, else any CUDA device, else CPU), ``cpu`` or ``cuda``.
+        cuda_available: whether the model's runtime sees CUDA. torch by default; a model that does
+            not run on torch (the ONNX ones) asks its own runtime, so its tasks never import torch.
 
     Returns:
         The choice. A task that Spark gave a GPU address but whose process cannot see CUDA (a fake
         discovery script in tests, a CPU-only torch) runs on the CPU and logs why.
     """
     addresses = task_gpu_addresses()
-    cuda = _cuda_available()
+    cuda = cuda_available()
     if prefer == "cpu":
         return DeviceChoice("cpu", addresses, cuda)
     if addresses:
         if cuda:
             return DeviceChoice(f"cuda:{addresses[0]}", addresses, cuda)
-        log.warning("Spark assigned GPU %s to this task but torch sees no CUDA device; using the CPU", addresses)
+        log.warning("Spark assigned GPU %s to this task but the model's runtime sees no CUDA device; using the CPU", addresses)
         return DeviceChoice("cpu", addresses, cuda)
     if cuda:
         return DeviceChoice("cuda:0", addresses, cuda)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_mm.errors import ConfigError, MissingDependency
+from spark_mm.errors import ConfigError
 from spark_mm.models.runtime import require
 from spark_mm.models.weights import HubFile, WeightsLocation
 
@@ -91,14 +91,12 @@ def embed_dim(model: str, weights_path: str | None) -> int:
         local = _dir_config(Path(weights_path).expanduser())
         if local is not None:
             return int(local["model_cfg"]["embed_dim"])
-    try:
-        open_clip = require("open_clip", "open_clip_torch")
-    except MissingDependency:
-        # The output schema is needed at recipe validation even where the model never runs (a
-        # skipped stage on a machine without torch): the common architectures' widths are known.
-        if model in KNOWN_EMBED_DIMS:
-            return KNOWN_EMBED_DIMS[model]
-        raise
+    # The output schema is needed at recipe validation and on every executor that builds the
+    # stage, also where the model never runs (a skipped stage, a machine without torch): the
+    # common architectures' widths are known, so importing open_clip (and torch) is left to the rest.
+    if model in KNOWN_EMBED_DIMS:
+        return KNOWN_EMBED_DIMS[model]
+    open_clip = require("open_clip", "open_clip_torch")
     cfg = open_clip.get_model_config(model)
     if cfg is None:
         raise ConfigError(f"unknown OpenCLIP architecture {model!r}; known: {', '.join(open_clip.list_models()[:20])}, ...")

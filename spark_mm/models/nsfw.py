@@ -65,6 +65,13 @@ class OnnxNsfw:
         return np.asarray(probs[:, 1], dtype=np.float32)
 
 
+def onnx_sees_cuda() -> bool:
+    """Whether onnxruntime here can run on CUDA (its CUDA execution provider), without torch."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 def load_session(path: Path, device: str, threads: int | None = None) -> OnnxNsfw:
     """Open the ONNX model; CUDA provider on ``cuda:<n>`` when onnxruntime has it."""
     ort = require("onnxruntime")

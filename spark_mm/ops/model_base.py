@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import pyarrow as pa
 from pydantic import Field
 
-from spark_mm.engine.device import DeviceChoice, select_device
+from spark_mm.engine.device import DeviceChoice, select_device, torch_sees_cuda
 from spark_mm.engine.model_cache import MODEL_CACHE, ModelKey
 from spark_mm.models.batching import BatchOutput, BatcherStats, Column, MicroBatcher, Prepared, column_to_arrow
 from spark_mm.models.runtime import Precision, dtype_name
@@ -111,6 +111,10 @@ class ModelOperator(Operator[P], Generic[P]):
         """Identity of the model in cache keys and messages."""
         return self.name
 
+    def cuda_available(self) -> bool:
+        """Whether this model's runtime sees CUDA here (torch; ONNX models ask onnxruntime)."""
+        return torch_sees_cuda()
+
     # -- engine-facing API ---------------------------------------------------------------------
     @property
     def batch_size(self) -> int:
@@ -162,7 +166,7 @@ class ModelOperator(Operator[P], Generic[P]):
         status = self.preflight()
         if status.location is None or self._model is not None:
             return
-        self.device = select_device(self.params.device)
+        self.device = select_device(self.params.device, self.cuda_available)
         dtype = dtype_name(self.params.precision, self.device.device)
         key = ModelKey(self.model_id(), status.location.digest, self.device.device, dtype)
         location, device = status.location, self.device.device

@@ -108,6 +108,9 @@ class VidNsfw(ModelOperator[VidNsfwParams]):
     def resolve_weights(self) -> WeightsStatus:
         return nsfw.resolve_weights(self.params.weights)
 
+    def cuda_available(self) -> bool:
+        return nsfw.onnx_sees_cuda()  # an ONNX model: its tasks never import torch
+
     def load(self, location: WeightsLocation, device: str, dtype: str) -> nsfw.OnnxNsfw:
         return nsfw.load_session(location.path, device, self.params.onnx_threads)
 

@@ -306,3 +306,7 @@ def test_executors_imported_spark_mm_from_the_shipped_archive(submitted: Submitt
     # on both workers: the package and the fused stage function the executors run (engine/plan.py)
     for root, modules in in_archive.items():
         assert {"spark_mm/__init__.py", "spark_mm/engine/plan.py"} <= modules, (root, sorted(modules)[:20])
+    # z_image without CLIP/SigLIP/aesthetic weights runs no torch model (open-NSFW is ONNX): its
+    # executors must not import torch, so their environment needs no torch (docs/deploy.md)
+    heavy = sorted({p.parts[p.parts.index("site-packages") + 1] for p in prefix.rglob("*.pyc") if "site-packages" in p.parts} & {"torch", "open_clip", "timm", "transformers", "torchvision"})
+    assert not heavy, f"weights-less executors imported {heavy}"

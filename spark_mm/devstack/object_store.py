@@ -48,7 +48,9 @@ def start(logs: Path, port: int | None = None, record: Path | None = None, repla
     cmd = [sys.executable, "-m", "spark_mm.devstack.moto_server", "-H", "127.0.0.1", "-p", str(port)]
     if record and replay:
         cmd += ["--replay", str(record)]
-    env = {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(record), "MOTO_PORT": str(port)} if record else {"MOTO_PORT": str(port)}
+    env = {"MOTO_PORT": str(port)}
+    if record:
+        env |= {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(record)}
     proc = processes.start("object store", cmd, log, env)
     processes.wait_http("object store (moto)", f"http://127.0.0.1:{port}/moto-api/", proc, log, timeout_s=120)
     return ObjectStore(proc.pid, port, str(record) if record else None)

@@ -175,9 +175,9 @@ def collect_video(c: MetricsCollector, frames: Sequence[tuple[StageResult, DataF
         table = next(s.table for s, f in frames if f is per_video)
         hists += [LabelledHistogram("clips per video (signals_clips)", table, h) for h in histograms(per_video, CLIPS_STAGE, [CLIP_COUNT])]
     found: dict[str, LabelledHistogram] = {}
+    labels = {sig.column: sig.label for sig in VIDEO_SIGNALS}
     for s, f in frames:  # one pair of aggregate passes per table, over every registered column it has
         cols = [sig.column for sig in VIDEO_SIGNALS if sig.column in f.columns and sig.column not in found]
-        labels = {sig.column: sig.label for sig in VIDEO_SIGNALS}
         for h in histograms(f, s.stage, cols) if cols else ():
             found[h.column] = LabelledHistogram(labels[h.column], s.table, h)
     hists += [found[sig.column] for sig in VIDEO_SIGNALS if sig.column in found]  # registry order
